@@ -1,0 +1,167 @@
+import "server-only";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { type Prisma, PrismaClient } from "@/generated/prisma/client";
+import { getEnv } from "./env";
+
+export type DbClient = PrismaClient;
+/** What repos accept: the client or an interactive transaction. */
+export type DbTx = Prisma.TransactionClient | PrismaClient;
+
+/**
+ * A connected database: the Prisma client plus raw SQL access for the migrator, readiness
+ * probe and hot paths that batch. Either the embedded PGlite or a PostgreSQL pool.
+ */
+export interface Database {
+  readonly kind: "pglite" | "postgres";
+  /** host:port/database, or the PGlite data directory; for messages, never with a password. */
+  readonly description: string;
+  readonly prisma: PrismaClient;
+  /** Runs one or more statements without parameters. */
+  exec(sql: string): Promise<void>;
+  /** Runs one statement with $1.. parameters. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs fn inside one transaction on one connection (raw SQL), rolled back if it throws. */
+  transaction<T>(fn: (tx: RawTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface RawTx {
+  exec(sql: string): Promise<void>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export type DatabaseOptions =
+  | { kind: "pglite"; dataDir?: string; pglite?: PGlite }
+  | { kind: "postgres"; url: string; poolMax?: number };
+
+export async function createDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.kind === "pglite" ? createPGliteDatabase(options) : createPostgresDatabase(options);
+}
+
+async function createPGliteDatabase(options: { dataDir?: string; pglite?: PGlite }): Promise<Database> {
+  let client = options.pglite;
+  if (!client) {
+    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    client = await PGlite.create(options.dataDir);
+  }
+  const pglite = client;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: "pglite",
+    description: options.dataDir ? `PGlite at ${options.dataDir}` : "PGlite in memory",
+    prisma,
+    exec: async (sql) => {
+      await pglite.exec(sql);
+    },
+    query: async <T,>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    transaction: (fn) =>
+      pglite.transaction((tx) =>
+        fn({
+          exec: async (sql) => {
+            await tx.exec(sql);
+          },
+          query: async <T,>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
+        }),
+      ),
+    close: async () => {
+      await prisma.$disconnect();
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}
+
+async function createPostgresDatabase(options: { url: string; poolMax?: number }): Promise<Database> {
+  const url = new URL(options.url);
+  const description = `PostgreSQL at ${url.hostname}:${url.port || "5432"}${url.pathname}`;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (database restart) must not crash the process;
+  // the pool replaces it and /readyz reports the outage meanwhile.
+  pool.on("error", () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: "postgres",
+    description,
+    prisma,
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    query: async <T,>(sql: string, params?: unknown[]) =>
+      (await pool.query(sql, params as unknown[])).rows as T[],
+    transaction: async (fn) => {
+      const conn = await pool.connect();
+      try {
+        await conn.query("BEGIN");
+        const result = await fn({
+          exec: async (sql) => {
+            await conn.query(sql);
+          },
+          query: async <T,>(sql: string, params?: unknown[]) =>
+            (await conn.query(sql, params as unknown[])).rows as T[],
+        });
+        await conn.query("COMMIT");
+        return result;
+      } catch (error) {
+        await conn.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        conn.release();
+      }
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+// One database per process, shared by every module graph in it: the custom server (tsx) and
+// Next's compiled route handlers load this file separately, and two PGlite instances on one
+// data directory would corrupt it. Hence a process-global slot rather than a module variable.
+const SLOT = Symbol.for("microstack.database");
+type Slot = { current?: Database; pending?: Promise<Database> };
+function slot(): Slot {
+  const store = globalThis as unknown as Record<symbol, Slot | undefined>;
+  store[SLOT] ??= {};
+  return store[SLOT];
+}
+
+/** The process database, opened from the environment on first use. */
+export async function getDatabase(): Promise<Database> {
+  const s = slot();
+  if (s.current) return s.current;
+  s.pending ??= openFromEnv().then((db) => {
+    s.current = db;
+    return db;
+  });
+  return s.pending;
+}
+
+/** The Prisma client of the process database. */
+export async function getPrisma(): Promise<PrismaClient> {
+  return (await getDatabase()).prisma;
+}
+
+/** Installs db as the process database (the boot sequence and tests). */
+export function setDatabase(db: Database | undefined): void {
+  const s = slot();
+  s.current = db;
+  s.pending = db ? Promise.resolve(db) : undefined;
+}
+
+function openFromEnv(): Promise<Database> {
+  const env = getEnv();
+  if (env.DATABASE_URL) {
+    return createDatabase({ kind: "postgres", url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX });
+  }
+  return createDatabase({ kind: "pglite", dataDir: path.join(env.dataDir, "pglite") });
+}

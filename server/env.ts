@@ -1,0 +1,90 @@
+import "server-only";
+import path from "node:path";
+import { z } from "zod";
+
+// The whole configuration surface of the process. Nothing else reads process.env for settings
+// (libraries that read their own standard variables, such as OTEL_*, excepted).
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === "" ? undefined : value))
+  .optional();
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), {
+    message: "must be a postgres:// or postgresql:// URL",
+  });
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().trim().min(1).default("0.0.0.0"),
+  MICROSTACK_DATA_DIR: z.string().trim().min(1).default("./.data"),
+  DATABASE_URL: z.preprocess(
+    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
+    postgresUrl.optional(),
+  ),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  MICROSTACK_MASTER_KEY: optionalString,
+  MICROSTACK_PREVIOUS_MASTER_KEYS: optionalString,
+  AUTH_SECRET: optionalString,
+  NEXTAUTH_SECRET: optionalString,
+  NEXTAUTH_URL: optionalString,
+  MICROSTACK_SEED: z.enum(["demo", "none"]).default("demo"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  MICROSTACK_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+});
+
+export type Env = z.infer<typeof envSchema> & {
+  /** Absolute path of MICROSTACK_DATA_DIR. */
+  dataDir: string;
+  /** "postgres" when DATABASE_URL is set, else the embedded PGlite. */
+  databaseKind: "postgres" | "pglite";
+};
+
+export class EnvError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid environment:\n${issues.map((issue) => `  - ${issue}`).join("\n")}`);
+    this.name = "EnvError";
+  }
+}
+
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (!result.success) {
+    throw new EnvError(
+      result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`),
+    );
+  }
+  const env = result.data;
+  return {
+    ...env,
+    dataDir: path.resolve(env.MICROSTACK_DATA_DIR),
+    databaseKind: env.DATABASE_URL ? "postgres" : "pglite",
+  };
+}
+
+let cached: Env | undefined;
+
+/** The validated environment of this process, parsed once. */
+export function getEnv(): Env {
+  cached ??= parseEnv();
+  return cached;
+}
+
+/** For tests and the boot sequence after it writes generated secrets into process.env. */
+export function resetEnvCache(): void {
+  cached = undefined;
+}
+
+/** The secret next-auth signs sessions with (AUTH_SECRET wins over NEXTAUTH_SECRET). */
+export function getAuthSecret(env: Env = getEnv()): string {
+  const secret = env.AUTH_SECRET ?? env.NEXTAUTH_SECRET;
+  if (!secret) {
+    throw new EnvError(["AUTH_SECRET: required (the embedded start generates one into the data dir)"]);
+  }
+  return secret;
+}
