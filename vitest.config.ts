@@ -18,5 +18,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     globalSetup: ["test/global-setup.ts"],
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
   },
 });

@@ -165,3 +165,11 @@ function openFromEnv(): Promise<Database> {
   }
   return createDatabase({ kind: "pglite", dataDir: path.join(env.dataDir, "pglite") });
 }
+
+/** Closes the process database (graceful shutdown, end of a script). */
+export async function closeDatabase(): Promise<void> {
+  const s = slot();
+  const db = s.current ?? (s.pending ? await s.pending.catch(() => undefined) : undefined);
+  setDatabase(undefined);
+  await db?.close();
+}

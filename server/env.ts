@@ -34,6 +34,13 @@ const envSchema = z.object({
   NEXTAUTH_SECRET: optionalString,
   NEXTAUTH_URL: optionalString,
   MICROSTACK_SEED: z.enum(["demo", "none"]).default("demo"),
+  /** Fixes the demo users' password (tests, screenshots); otherwise a random one is printed. */
+  MICROSTACK_DEMO_PASSWORD: z.preprocess(
+    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
+    z.string().min(8).max(200).optional(),
+  ),
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  MICROSTACK_METRICS_TOKEN: optionalString,
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   MICROSTACK_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
 });

@@ -1,0 +1,106 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test } from "@playwright/test";
+import { ADMIN, signIn, VIEWER } from "./helpers";
+
+test("the palette, shortcuts, theme and language work from the keyboard alone", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await expect(page.getByRole("heading", { name: /Welcome, Ada Admin/ })).toBeVisible();
+
+  // Ctrl+K opens the palette; typing filters; Enter runs the command.
+  await page.keyboard.press("Control+k");
+  const palette = page.getByRole("dialog", { name: "Command palette" });
+  await expect(palette).toBeVisible();
+  await page.keyboard.type("go to projects");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/projects$/);
+  await expect(palette).toBeHidden();
+
+  // Open a project from the palette, with arrow keys.
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("open project payments");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/projects\/acme\/payments$/);
+  await expect(page.getByRole("navigation", { name: "Breadcrumb" })).toContainText("Payments");
+
+  // `g` then a letter goes to a section; `?` lists the shortcuts.
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press("g");
+  await page.keyboard.press("s");
+  await expect(page).toHaveURL(/\/settings$/);
+  await page.keyboard.press("?");
+  const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await expect(help).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(help).toBeHidden();
+
+  // Theme from the palette, persisted to the account.
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("dark theme");
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+  await page.reload();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "dark");
+
+  // Language: zh-CN from the palette, then the UI (and server-rendered text) is Chinese.
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("简体中文");
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("lang", "zh-CN");
+  await expect(page.getByRole("navigation", { name: "主导航" })).toContainText("项目");
+  await expect(page.getByRole("heading", { name: "设置", level: 1 })).toBeVisible();
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "设置", level: 1 })).toBeVisible();
+
+  // Back to English for the other tests (the preference lives in the account).
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("English");
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("system theme");
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "system");
+});
+
+test("density changes from the settings page", async ({ page }) => {
+  await signIn(page, ADMIN);
+  await page.goto("/settings");
+  await page.getByLabel("Density").selectOption("compact");
+  await expect(page.locator("html")).toHaveAttribute("data-density", "compact");
+  await page.reload();
+  await expect(page.getByLabel("Density")).toHaveValue("compact");
+  await page.getByLabel("Density").selectOption("comfortable");
+  await expect(page.locator("html")).toHaveAttribute("data-density", "comfortable");
+});
+
+test("the shell has no serious accessibility violations, in both themes", async ({ page }) => {
+  await signIn(page, ADMIN);
+  for (const path of ["/", "/projects", "/projects/acme/storefront", "/audit", "/settings"]) {
+    await page.goto(path);
+    await expect(page.getByRole("main")).toBeVisible();
+    const results = await new AxeBuilder({ page }).analyze();
+    const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(serious.map((v) => `${path}: ${v.id} ${v.help}`)).toEqual([]);
+  }
+  await page.goto("/sign-in");
+  await page.context().clearCookies();
+  await page.goto("/sign-in");
+  const signInResults = await new AxeBuilder({ page }).analyze();
+  expect(signInResults.violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
+});
+
+test("a viewer does not see the audit log section", async ({ page }) => {
+  await signIn(page, VIEWER);
+  await expect(page.getByRole("navigation", { name: "Main navigation" })).not.toContainText("Audit log");
+  await page.goto("/audit");
+  await expect(page.getByText("You need the admin or owner role")).toBeVisible();
+});
+
+test("an unknown page shows a real 404", async ({ page }) => {
+  await signIn(page, ADMIN);
+  const response = await page.goto("/no/such/page");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+});

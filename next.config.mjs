@@ -1,0 +1,28 @@
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  reactStrictMode: true,
+  poweredByHeader: false,
+  // Loaded from node_modules at run time, never bundled: WASM/native payloads and packages that
+  // must be one instance per process (the custom server shares them with Next's route handlers).
+  serverExternalPackages: [
+    "@electric-sql/pglite",
+    "pglite-prisma-adapter",
+    "@prisma/adapter-pg",
+    "pg",
+    "pg-boss",
+    "@node-rs/argon2",
+    "pino",
+    "prom-client",
+    "@opentelemetry/api",
+    "@opentelemetry/sdk-node",
+    "@opentelemetry/sdk-trace-base",
+    "@opentelemetry/instrumentation-http",
+    "@opentelemetry/exporter-trace-otlp-http",
+    "@prisma/instrumentation",
+    "socket.io",
+  ],
+  typedRoutes: false,
+  devIndicators: false,
+};
+
+export default nextConfig;

@@ -1,0 +1,99 @@
+import "server-only";
+import { randomBytes } from "node:crypto";
+import type { PrismaClient } from "@/generated/prisma/client";
+import { hashPassword } from "@/server/auth/password";
+
+// Demo data for a first embedded start: one organization with two projects and a user in each
+// built-in role, plus a second organization the demo users cannot see (tenant isolation is
+// visible from day one). Runs only when the database has no organization at all.
+
+export const DEMO_EMAIL_DOMAIN = "demo.microstack.dev";
+
+export interface DemoLogin {
+  email: string;
+  role: string;
+  scope: string;
+}
+
+export interface SeedResult {
+  seeded: boolean;
+  password?: string;
+  logins: DemoLogin[];
+}
+
+const DEMO_USERS = [
+  { key: "admin", name: "Ada Admin", role: "admin", project: null },
+  { key: "maintainer", name: "Max Maintainer", role: "maintainer", project: "storefront" },
+  { key: "developer", name: "Dana Developer", role: "developer", project: "storefront" },
+  { key: "approver", name: "Alex Approver", role: "approver", project: "storefront" },
+  { key: "viewer", name: "Vic Viewer", role: "viewer", project: null },
+] as const;
+
+export function generateDemoPassword(): string {
+  // 16 characters from an unambiguous alphabet, grouped for reading aloud.
+  const alphabet = "abcdefghjkmnpqrstuvwxyz23456789";
+  const bytes = randomBytes(16);
+  const chars = [...bytes].map((b) => alphabet[b % alphabet.length]).join("");
+  return `${chars.slice(0, 4)}-${chars.slice(4, 8)}-${chars.slice(8, 12)}-${chars.slice(12, 16)}`;
+}
+
+export async function seedDemoData(prisma: PrismaClient, options: { password?: string } = {}): Promise<SeedResult> {
+  if ((await prisma.organization.count()) > 0) return { seeded: false, logins: [] };
+  const password = options.password ?? generateDemoPassword();
+  const passwordHash = await hashPassword(password);
+  const logins: DemoLogin[] = [];
+
+  await prisma.$transaction(async (tx) => {
+    const acme = await tx.organization.create({ data: { slug: "acme", name: "Acme Corp" } });
+    const storefront = await tx.project.create({
+      data: {
+        organizationId: acme.id,
+        slug: "storefront",
+        name: "Storefront",
+        description: "Customer-facing web shop and its API",
+      },
+    });
+    const payments = await tx.project.create({
+      data: {
+        organizationId: acme.id,
+        slug: "payments",
+        name: "Payments",
+        description: "Payment service, PCI scope",
+      },
+    });
+    const projects = { storefront, payments };
+
+    for (const demo of DEMO_USERS) {
+      const email = `${demo.key}@${DEMO_EMAIL_DOMAIN}`;
+      const user = await tx.user.create({ data: { email, name: demo.name, passwordHash } });
+      await tx.membership.create({
+        data: {
+          organizationId: acme.id,
+          projectId: demo.project ? projects[demo.project].id : null,
+          userId: user.id,
+          role: demo.role,
+        },
+      });
+      logins.push({ email, role: demo.role, scope: demo.project ? `project ${demo.project}` : "organization acme" });
+    }
+
+    // A team gives the developer a role in payments too: access through teams is exercised.
+    const platform = await tx.team.create({ data: { organizationId: acme.id, slug: "platform", name: "Platform team" } });
+    const developer = await tx.user.findUniqueOrThrow({ where: { email: `developer@${DEMO_EMAIL_DOMAIN}` } });
+    await tx.teamMember.create({ data: { teamId: platform.id, userId: developer.id } });
+    await tx.membership.create({
+      data: { organizationId: acme.id, projectId: payments.id, teamId: platform.id, role: "developer" },
+    });
+
+    // Another tenant, invisible to every Acme user.
+    const globex = await tx.organization.create({ data: { slug: "globex", name: "Globex Inc" } });
+    await tx.project.create({ data: { organizationId: globex.id, slug: "billing", name: "Billing" } });
+    const owner = await tx.user.create({
+      data: { email: `owner@globex.${DEMO_EMAIL_DOMAIN}`, name: "Gia Globex", passwordHash },
+    });
+    await tx.membership.create({ data: { organizationId: globex.id, userId: owner.id, role: "owner" } });
+    logins.push({ email: owner.email, role: "owner", scope: "organization globex" });
+  });
+
+  return { seeded: true, password, logins };
+}

@@ -1,0 +1,133 @@
+import "server-only";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import path from "node:path";
+import next from "next";
+import type { Env } from "@/server/env";
+import { closeDatabase } from "@/server/db";
+import { intervalWorker, WorkerHost } from "@/server/jobs/worker-host";
+import { checkReadiness } from "@/server/observability/health";
+import { getLogger } from "@/server/observability/logger";
+import { observeRequest } from "@/server/observability/metrics";
+import { clientIpFrom, REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from "@/server/observability/request-context";
+import { createRouteMatcher } from "@/server/observability/route-templates";
+import { shutdownTracing } from "@/server/observability/tracing";
+import { attachRealtime } from "@/server/realtime/socket-server";
+
+const log = getLogger("server");
+const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics", "/_next/static", "/_next/*", "/__nextjs*"]);
+
+export interface RunningApp {
+  server: Server;
+  url: string;
+  shutdown(reason: string): Promise<void>;
+}
+
+/**
+ * One Node HTTP server hosting Next.js, socket.io (same port) and the background workers.
+ * Every request gets a request id (echoed in x-request-id), an async context that logs and
+ * audit events read, and a metric labelled by its route template.
+ */
+export async function startAppServer(env: Env, options: { dir?: string } = {}): Promise<RunningApp> {
+  const dir = options.dir ?? process.cwd();
+  const dev = env.NODE_ENV === "development";
+  const app = next({ dev, dir, hostname: env.HOST, port: env.PORT });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+  const routes = createRouteMatcher(path.join(dir, "app"), { publicDir: path.join(dir, "public") });
+
+  let inFlight = 0;
+  let shuttingDown = false;
+  let drained: (() => void) | undefined;
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const requestId = requestIdFrom(req.headers);
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    if (shuttingDown) res.setHeader("connection", "close");
+    const url = req.url ?? "/";
+    const route = routes.match(url);
+    const method = req.method ?? "GET";
+    inFlight++;
+    res.once("close", () => {
+      inFlight--;
+      const durationMs = performance.now() - started;
+      const status = res.writableFinished ? res.statusCode : 499;
+      observeRequest({ route, method, status, durationMs });
+      const entry = { requestId, method, route, status, durationMs: Math.round(durationMs * 10) / 10 };
+      if (QUIET_ROUTES.has(route)) log.debug(entry, "request");
+      else log.info(entry, "request");
+      if (shuttingDown && inFlight === 0) drained?.();
+    });
+    runWithRequestContext({ requestId, route, clientIp: clientIpFrom(req) }, () => {
+      handle(req, res).catch((error: unknown) => {
+        log.error({ err: error, requestId }, "request handler failed");
+        if (!res.headersSent) {
+          res.statusCode = 500;
+          res.setHeader("content-type", "application/problem+json");
+          res.end(JSON.stringify({ title: "Something went wrong", status: 500, code: "INTERNAL", requestId }));
+        } else res.destroy();
+      });
+    });
+  };
+
+  const server = createServer(onRequest);
+  server.keepAliveTimeout = 5_000;
+  const io = attachRealtime(server);
+  // Next's dev server needs its own upgrade handling for hot reload; socket.io takes /socket.io.
+  const handleUpgrade = app.getUpgradeHandler();
+  server.on("upgrade", (req, socket, head) => {
+    if (req.url?.startsWith("/socket.io")) return;
+    void handleUpgrade(req, socket, head);
+  });
+
+  const workers = new WorkerHost();
+  // Keeps microstack_database_up current and logs outages and recoveries as they happen.
+  let lastReady: boolean | undefined;
+  workers.register(
+    intervalWorker("readiness-monitor", 5_000, async () => {
+      const readiness = await checkReadiness();
+      if (readiness.ready !== lastReady) {
+        if (readiness.ready) log.info({ checks: readiness.checks }, "ready");
+        else log.warn({ checks: readiness.checks, detail: readiness.detail }, "not ready");
+        lastReady = readiness.ready;
+      }
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(env.PORT, env.HOST, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  await workers.start();
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : env.PORT;
+  const url = `http://localhost:${port}`;
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = (reason: string) => {
+    shutdownPromise ??= (async () => {
+      shuttingDown = true;
+      log.info({ reason, inFlight }, "shutting down: no new connections, draining requests");
+      server.close();
+      server.closeIdleConnections();
+      const drainedPromise =
+        inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
+      await Promise.race([drainedPromise, new Promise((r) => setTimeout(r, env.MICROSTACK_SHUTDOWN_TIMEOUT_MS - 2_000))]);
+      server.closeAllConnections();
+      io.disconnectSockets(true);
+      await new Promise<void>((resolve) => io.close(() => resolve()));
+      await workers.stop();
+      await app.close().catch(() => {});
+      await closeDatabase();
+      await shutdownTracing();
+      log.info("stopped");
+    })();
+    return shutdownPromise;
+  };
+
+  return { server, url, shutdown };
+}

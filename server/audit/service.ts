@@ -1,0 +1,210 @@
+import "server-only";
+import { createHash, randomBytes } from "node:crypto";
+import { AppError } from "@/server/http/errors";
+import {
+  type AuditEventRecord,
+  appendAuditEvent,
+  getLastAuditEvent,
+  iterateAuditChain,
+  listAuditEvents as listAuditEventRecords,
+  type NewAuditEventRecord,
+  withAuditChainLock,
+} from "./repo";
+import {
+  type AuditActorType,
+  type AuditChainVerification,
+  type AuditEventDto,
+  type AuditEventInput,
+  type AuditEventPage,
+  type AuditOutcome,
+  type AuditReadScope,
+  auditEventInputSchema,
+  auditListQuerySchema,
+} from "./schema";
+
+/** The prevHash of the first event. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/**
+ * Appends one event to the hash chain and echoes it to stdout as `[AUDIT] {json}` for log
+ * shipping. Each event's hash covers the previous hash, so editing or deleting any stored
+ * event breaks every link after it (verifyAuditChain).
+ */
+export async function recordAuditEvent(input: AuditEventInput): Promise<AuditEventDto> {
+  const parsed = auditEventInputSchema.safeParse(input);
+  if (!parsed.success) throw AppError.fromZod(parsed.error);
+  const event = parsed.data;
+
+  const stored = await withAuditChainLock(async (tx) => {
+    const last = await getLastAuditEvent(tx);
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const fields: Omit<NewAuditEventRecord, "hash"> = {
+      id: uuidV7(),
+      // Taken under the lock, so time order and chain order agree (on one clock).
+      occurredAt: new Date(),
+      actorType: event.actor.type,
+      actorId: event.actor.id ?? null,
+      actorLabel: event.actor.label ?? "",
+      organizationId: event.organizationId ?? null,
+      projectId: event.projectId ?? null,
+      action: event.action,
+      targetType: event.target?.type ?? null,
+      targetId: event.target?.id ?? null,
+      outcome: event.outcome,
+      requestId: event.requestId ?? null,
+      traceId: event.traceId ?? null,
+      clientIp: event.clientIp ?? null,
+      details: event.details,
+      prevHash,
+    };
+    return appendAuditEvent(tx, { ...fields, hash: computeAuditHash(fields) });
+  });
+
+  const dto = toAuditEventDto(stored);
+  // After commit: a line for an event that was rolled back would be a false record.
+  process.stdout.write(`[AUDIT] ${JSON.stringify(dto)}\n`);
+  return dto;
+}
+
+/**
+ * One page of events, newest first, limited to the organizations in scope. Who may read
+ * which organizations is the caller's policy; it hands the result over as the scope.
+ */
+export async function listAuditEvents(scope: AuditReadScope, query: unknown): Promise<AuditEventPage> {
+  const parsed = auditListQuerySchema.safeParse(query ?? {});
+  if (!parsed.success) throw AppError.fromZod(parsed.error);
+  const filters = parsed.data;
+
+  // An organization outside the scope reads as empty, not forbidden: its existence is not
+  // something this reader may learn.
+  const outOfScope = filters.organizationId !== undefined && !scope.organizationIds.includes(filters.organizationId);
+  if (outOfScope || (scope.organizationIds.length === 0 && !scope.includeSystem)) {
+    return { items: [], nextCursor: null };
+  }
+
+  const records = await listAuditEventRecords({
+    organizationIds: scope.organizationIds,
+    includeSystem: scope.includeSystem ?? false,
+    organizationId: filters.organizationId,
+    projectId: filters.projectId,
+    actionPrefix: filters.action,
+    actorId: filters.actorId,
+    outcome: filters.outcome,
+    from: filters.from,
+    to: filters.to,
+    beforeSeq: filters.cursor === undefined ? undefined : BigInt(filters.cursor),
+    take: filters.limit + 1,
+  });
+  const hasMore = records.length > filters.limit;
+  const items = records.slice(0, filters.limit).map(toAuditEventDto);
+  return { items, nextCursor: hasMore ? (items.at(-1)?.seq ?? null) : null };
+}
+
+/**
+ * Walks the whole chain oldest first and reports the first event that does not hold up.
+ * Links are checked through prevHash, not seq continuity: sequences skip values when a
+ * transaction rolls back, so a seq gap alone is normal. A gap matters only where the link
+ * is broken too, which is how deleted events show. Deleting the newest events leaves no
+ * trace in the chain itself; compare the head with a copy kept elsewhere (the `[AUDIT]` log).
+ */
+export async function verifyAuditChain(options: { batchSize?: number } = {}): Promise<AuditChainVerification> {
+  let expectedPrevHash = GENESIS_HASH;
+  let previousSeq = 0n;
+  let count = 0;
+  for await (const record of iterateAuditChain(options.batchSize)) {
+    count += 1;
+    const brokenAt = (reason: "hash_mismatch" | "prev_hash_mismatch" | "gap") => ({
+      ok: false as const,
+      count,
+      brokenAt: {
+        seq: record.seq.toString(),
+        reason,
+        occurredAt: record.occurredAt.toISOString(),
+        action: record.action,
+      },
+    });
+    if (record.prevHash !== expectedPrevHash) {
+      return brokenAt(record.seq > previousSeq + 1n ? "gap" : "prev_hash_mismatch");
+    }
+    if (computeAuditHash(record) !== record.hash) return brokenAt("hash_mismatch");
+    expectedPrevHash = record.hash;
+    previousSeq = record.seq;
+  }
+  return { ok: true, count };
+}
+
+type HashedFields = Omit<NewAuditEventRecord, "hash">;
+
+/**
+ * sha256(prevHash + canonical JSON of every field but seq and hash). The same function hashes
+ * the values being inserted and the row read back, so both sides agree by construction.
+ */
+function computeAuditHash(event: HashedFields | AuditEventRecord): string {
+  const material: Record<string, unknown> = {
+    id: event.id,
+    occurredAt: event.occurredAt.toISOString(),
+    actorType: event.actorType,
+    actorId: event.actorId,
+    actorLabel: event.actorLabel,
+    organizationId: event.organizationId,
+    projectId: event.projectId,
+    action: event.action,
+    targetType: event.targetType,
+    targetId: event.targetId,
+    outcome: event.outcome,
+    requestId: event.requestId,
+    traceId: event.traceId,
+    clientIp: event.clientIp,
+    details: event.details,
+    prevHash: event.prevHash,
+  };
+  return createHash("sha256")
+    .update(event.prevHash + canonicalJson(material))
+    .digest("hex");
+}
+
+/**
+ * JSON with object keys sorted at every level and no whitespace, so the same data always
+ * hashes the same, whatever key order PostgreSQL's jsonb hands back.
+ */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value))
+    return `[${value.map((item) => (item === undefined ? "null" : canonicalJson(item))).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+}
+
+function toAuditEventDto(record: AuditEventRecord): AuditEventDto {
+  return {
+    seq: record.seq.toString(),
+    id: record.id,
+    occurredAt: record.occurredAt.toISOString(),
+    actor: { type: record.actorType as AuditActorType, id: record.actorId, label: record.actorLabel },
+    organizationId: record.organizationId,
+    projectId: record.projectId,
+    action: record.action,
+    target:
+      record.targetType !== null && record.targetId !== null ? { type: record.targetType, id: record.targetId } : null,
+    outcome: record.outcome as AuditOutcome,
+    requestId: record.requestId,
+    traceId: record.traceId,
+    clientIp: record.clientIp,
+    details: (record.details ?? {}) as Record<string, unknown>,
+    prevHash: record.prevHash,
+    hash: record.hash,
+  };
+}
+
+// The id is part of the hash, so it is made here rather than by the column default; v7 like
+// that default, so ids sort by time.
+function uuidV7(): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(Date.now(), 0, 6);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

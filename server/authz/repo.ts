@@ -1,0 +1,39 @@
+import "server-only";
+import { getPrisma, type DbTx } from "@/server/db";
+import type { RoleName } from "./schema";
+
+export interface BindingRow {
+  id: string;
+  organizationId: string;
+  organizationSlug: string;
+  organizationName: string;
+  projectId: string | null;
+  role: RoleName;
+  via: "user" | "team";
+}
+
+/** Every membership that applies to the user: direct ones and those of the user's teams. */
+export async function listBindingsForUser(userId: string, tx?: DbTx): Promise<BindingRow[]> {
+  const db = tx ?? (await getPrisma());
+  const rows = await db.membership.findMany({
+    where: { OR: [{ userId }, { team: { members: { some: { userId } } } }] },
+    select: {
+      id: true,
+      organizationId: true,
+      projectId: true,
+      role: true,
+      userId: true,
+      organization: { select: { slug: true, name: true } },
+    },
+    orderBy: { createdAt: "asc" },
+  });
+  return rows.map((row) => ({
+    id: row.id,
+    organizationId: row.organizationId,
+    organizationSlug: row.organization.slug,
+    organizationName: row.organization.name,
+    projectId: row.projectId,
+    role: row.role,
+    via: row.userId ? "user" : "team",
+  }));
+}

@@ -1,0 +1,114 @@
+import "server-only";
+import {
+  Counter,
+  type CounterConfiguration,
+  collectDefaultMetrics,
+  Gauge,
+  type GaugeConfiguration,
+  Histogram,
+  type HistogramConfiguration,
+  type Metric,
+  Registry,
+  Summary,
+  type SummaryConfiguration,
+} from "prom-client";
+import { singleton } from "./singleton";
+
+// The one registry of the process. Both module graphs (tsx server, Next route handlers) must
+// register into and render from the same object, or /metrics would show half the picture.
+const registry = singleton("metrics-registry", () => {
+  const created = new Registry();
+  // Standard unprefixed names (process_cpu_user_seconds_total, nodejs_heap_size_used_bytes, ...):
+  // the stock Node.js dashboards query them as prom-client emits them.
+  collectDefaultMetrics({ register: created });
+  return created;
+});
+
+export function getMetricsRegistry(): Registry {
+  return registry;
+}
+
+type MetricClass<M> = abstract new (...args: never[]) => M;
+
+function getOrCreate<M extends Metric>(name: string, kind: MetricClass<M>, create: () => M): M {
+  const existing = registry.getSingleMetric(name);
+  if (!existing) return create();
+  // Name comparison as well as instanceof: should prom-client ever be loaded twice (bundled into
+  // one graph), the classes differ while the metric is still the right one.
+  if (existing instanceof kind || existing.constructor.name === kind.name) return existing as M;
+  throw new Error(`Metric ${name} is already registered as a ${existing.constructor.name}, not a ${kind.name}`);
+}
+
+/**
+ * Register-once accessors for modules' own metrics. A module file may be evaluated once per
+ * module graph (and again on hot reload); a plain `new Counter()` would then throw "already
+ * registered". Call at module load, keep the returned object.
+ */
+export function getOrCreateCounter<L extends string>(config: Omit<CounterConfiguration<L>, "registers">): Counter<L> {
+  return getOrCreate(config.name, Counter<L>, () => new Counter<L>({ ...config, registers: [registry] }));
+}
+
+export function getOrCreateGauge<L extends string>(config: Omit<GaugeConfiguration<L>, "registers">): Gauge<L> {
+  return getOrCreate(config.name, Gauge<L>, () => new Gauge<L>({ ...config, registers: [registry] }));
+}
+
+export function getOrCreateHistogram<L extends string>(
+  config: Omit<HistogramConfiguration<L>, "registers">,
+): Histogram<L> {
+  return getOrCreate(config.name, Histogram<L>, () => new Histogram<L>({ ...config, registers: [registry] }));
+}
+
+export function getOrCreateSummary<L extends string>(config: Omit<SummaryConfiguration<L>, "registers">): Summary<L> {
+  return getOrCreate(config.name, Summary<L>, () => new Summary<L>({ ...config, registers: [registry] }));
+}
+
+// Milliseconds, against the base-unit rule, because the existing dashboards expect this name
+// and unit (STYLE.md).
+const requestDuration = getOrCreateHistogram({
+  name: "microstack_requests_duration_ms",
+  help: "HTTP request duration in milliseconds, by route template, method and status code",
+  labelNames: ["route", "method", "status_code"] as const,
+  buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+});
+
+const requestCodes = getOrCreateCounter({
+  name: "microstack_requests_code_total",
+  help: "HTTP responses, by route template, method and status code",
+  labelNames: ["route", "method", "code"] as const,
+});
+
+const unhandledErrors = getOrCreateCounter({
+  name: "microstack_unhandled_errors_total",
+  help: "Errors no handler expected (answered as 500 or dropped), by where they surfaced",
+  labelNames: ["source"] as const,
+});
+
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+export interface RequestObservation {
+  /** The route template from the route matcher, never the raw path. */
+  route: string;
+  method: string;
+  status: number;
+  durationMs: number;
+}
+
+export function observeRequest({ route, method, status, durationMs }: RequestObservation): void {
+  // Any string can arrive as a method; an unbounded label would blow up the series count.
+  const upper = method.toUpperCase();
+  const methodLabel = KNOWN_METHODS.has(upper) ? upper : "OTHER";
+  const code = String(status);
+  requestDuration.observe({ route, method: methodLabel, status_code: code }, durationMs);
+  requestCodes.inc({ route, method: methodLabel, code });
+}
+
+export type UnhandledErrorSource = "api" | "action" | "socket" | "job" | "process";
+
+export function countUnhandledError(source: UnhandledErrorSource): void {
+  unhandledErrors.inc({ source });
+}
+
+/** The Prometheus exposition of every metric in the process, for GET /metrics. */
+export async function renderMetrics(): Promise<{ contentType: string; body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}

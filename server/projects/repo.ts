@@ -1,0 +1,37 @@
+import "server-only";
+import { getPrisma, type DbTx } from "@/server/db";
+
+const projectInclude = {
+  organization: { select: { slug: true, name: true } },
+  _count: { select: { memberships: true } },
+} as const;
+
+export async function listProjectsIn(
+  filter: { organizationIds: string[]; projectIds: string[] },
+  tx?: DbTx,
+) {
+  const db = tx ?? (await getPrisma());
+  return db.project.findMany({
+    where: { OR: [{ organizationId: { in: filter.organizationIds } }, { id: { in: filter.projectIds } }] },
+    include: projectInclude,
+    orderBy: [{ organization: { name: "asc" } }, { name: "asc" }],
+  });
+}
+
+export async function findProjectBySlugs(organizationSlug: string, projectSlug: string, tx?: DbTx) {
+  const db = tx ?? (await getPrisma());
+  return db.project.findFirst({
+    where: { slug: projectSlug, organization: { slug: organizationSlug } },
+    include: projectInclude,
+  });
+}
+
+/** Memberships that apply to a project: its own and its organization's. */
+export async function listProjectMemberships(projectId: string, organizationId: string, tx?: DbTx) {
+  const db = tx ?? (await getPrisma());
+  return db.membership.findMany({
+    where: { organizationId, OR: [{ projectId }, { projectId: null }] },
+    include: { user: { select: { name: true, email: true } }, team: { select: { name: true } } },
+    orderBy: [{ role: "asc" }, { createdAt: "asc" }],
+  });
+}

@@ -1,0 +1,59 @@
+import "server-only";
+import type { Actor } from "@/server/auth/schema";
+import { assertAuthorized, listMemberships } from "@/server/authz/service";
+import { roleAllows } from "@/server/authz/roles";
+import { AppError } from "@/server/http/errors";
+import { findProjectBySlugs, listProjectMemberships, listProjectsIn } from "./repo";
+import type { ProjectDetail, ProjectSummary } from "./schema";
+
+type ProjectRow = Awaited<ReturnType<typeof listProjectsIn>>[number];
+
+function toSummary(row: ProjectRow): ProjectSummary {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    description: row.description,
+    organizationId: row.organizationId,
+    organizationSlug: row.organization.slug,
+    organizationName: row.organization.name,
+    memberCount: row._count.memberships,
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** Projects the actor may read: all of an organization where bound there, else bound projects. */
+export async function listProjectsForActor(actor: Actor): Promise<ProjectSummary[]> {
+  const memberships = await listMemberships(actor);
+  const organizationIds = memberships
+    .filter((m) => m.projectId === null && roleAllows(m.role, "project:read"))
+    .map((m) => m.organizationId);
+  const projectIds = memberships
+    .filter((m) => m.projectId !== null && roleAllows(m.role, "project:read"))
+    .map((m) => m.projectId as string);
+  if (organizationIds.length === 0 && projectIds.length === 0) return [];
+  return (await listProjectsIn({ organizationIds, projectIds })).map(toSummary);
+}
+
+export async function getProject(actor: Actor, organizationSlug: string, projectSlug: string): Promise<ProjectDetail> {
+  const row = await findProjectBySlugs(organizationSlug, projectSlug);
+  if (!row) throw AppError.notFound("The project");
+  await assertAuthorized(
+    actor,
+    "project:read",
+    { type: "project", id: row.id, organizationId: row.organizationId, projectId: row.id },
+    "The project",
+  );
+  const memberships = await listProjectMemberships(row.id, row.organizationId);
+  return {
+    ...toSummary(row),
+    members: memberships.map((m) => ({
+      membershipId: m.id,
+      kind: m.userId ? "user" : "team",
+      name: m.user?.name ?? m.team?.name ?? "",
+      email: m.user?.email,
+      role: m.role,
+      scope: m.projectId ? "project" : "organization",
+    })),
+  };
+}
