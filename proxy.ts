@@ -6,9 +6,7 @@ import { type NextRequest, NextResponse } from "next/server";
 const SESSION_COOKIES = ["__Secure-next-auth.session-token", "next-auth.session-token"];
 
 export function proxy(request: NextRequest) {
-  const hasSession = SESSION_COOKIES.some(
-    (name) => request.cookies.has(name) || request.cookies.has(`${name}.0`),
-  );
+  const hasSession = SESSION_COOKIES.some((name) => request.cookies.has(name) || request.cookies.has(`${name}.0`));
   if (hasSession) return NextResponse.next();
   const url = request.nextUrl.clone();
   const callback = `${request.nextUrl.pathname}${request.nextUrl.search}`;
@@ -18,7 +16,5 @@ export function proxy(request: NextRequest) {
 }
 
 export const config = {
-  matcher: [
-    "/((?!api/|_next/|sign-in|healthz|readyz|metrics|favicon\\.ico|robots\\.txt|socket\\.io).*)",
-  ],
+  matcher: ["/((?!api/|_next/|sign-in|healthz|readyz|metrics|favicon\\.ico|robots\\.txt|socket\\.io).*)"],
 };

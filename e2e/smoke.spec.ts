@@ -19,7 +19,7 @@ test("a wrong password is refused with a clear message", async ({ page }) => {
   await page.getByLabel("Email").fill(ADMIN);
   await page.getByLabel("Password").fill("not-the-password");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("alert")).toHaveText("The email or password is not correct.");
+  await expect(page.getByRole("alert").filter({ hasText: /\S/ })).toHaveText("The email or password is not correct.");
   await expect(page).toHaveURL(/\/sign-in/);
 });
 

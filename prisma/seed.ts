@@ -78,7 +78,9 @@ export async function seedDemoData(prisma: PrismaClient, options: { password?: s
     }
 
     // A team gives the developer a role in payments too: access through teams is exercised.
-    const platform = await tx.team.create({ data: { organizationId: acme.id, slug: "platform", name: "Platform team" } });
+    const platform = await tx.team.create({
+      data: { organizationId: acme.id, slug: "platform", name: "Platform team" },
+    });
     const developer = await tx.user.findUniqueOrThrow({ where: { email: `developer@${DEMO_EMAIL_DOMAIN}` } });
     await tx.teamMember.create({ data: { teamId: platform.id, userId: developer.id } });
     await tx.membership.create({

@@ -29,12 +29,19 @@ if (usePostgres) {
   const url = new URL(adminUrl);
   url.pathname = `/${dbName}`;
   env.DATABASE_URL = url.toString();
+  // Production on PostgreSQL refuses to generate these (replicas must share them).
+  env.AUTH_SECRET ??= randomBytes(32).toString("base64url");
+  env.MICROSTACK_MASTER_KEY ??= `e2e:${randomBytes(32).toString("base64")}`;
 }
 
-const child = spawn(process.execPath, ["--import", "tsx", "--import", "./scripts/hooks/register.mjs", "server/main.ts"], {
-  env: { ...env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
-  stdio: "inherit",
-});
+const child = spawn(
+  process.execPath,
+  ["--import", "tsx", "--import", "./scripts/hooks/register.mjs", "server/main.ts"],
+  {
+    env: { ...env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+    stdio: "inherit",
+  },
+);
 
 let cleaned = false;
 async function cleanup() {

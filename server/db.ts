@@ -58,14 +58,14 @@ async function createPGliteDatabase(options: { dataDir?: string; pglite?: PGlite
     exec: async (sql) => {
       await pglite.exec(sql);
     },
-    query: async <T,>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
     transaction: (fn) =>
       pglite.transaction((tx) =>
         fn({
           exec: async (sql) => {
             await tx.exec(sql);
           },
-          query: async <T,>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
+          query: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
         }),
       ),
     close: async () => {
@@ -95,8 +95,7 @@ async function createPostgresDatabase(options: { url: string; poolMax?: number }
     exec: async (sql) => {
       await pool.query(sql);
     },
-    query: async <T,>(sql: string, params?: unknown[]) =>
-      (await pool.query(sql, params as unknown[])).rows as T[],
+    query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[],
     transaction: async (fn) => {
       const conn = await pool.connect();
       try {
@@ -105,8 +104,7 @@ async function createPostgresDatabase(options: { url: string; poolMax?: number }
           exec: async (sql) => {
             await conn.query(sql);
           },
-          query: async <T,>(sql: string, params?: unknown[]) =>
-            (await conn.query(sql, params as unknown[])).rows as T[],
+          query: async <T>(sql: string, params?: unknown[]) => (await conn.query(sql, params as unknown[])).rows as T[],
         });
         await conn.query("COMMIT");
         return result;

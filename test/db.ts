@@ -5,8 +5,7 @@ import pg from "pg";
 import { createDatabase, type Database } from "@/server/db";
 import { applyMigrations } from "@/server/migrations/migrator";
 
-export const TEST_PG_ADMIN_URL =
-  process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+export const TEST_PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 export type TestDbKind = "pglite" | "postgres";
 export const TEST_DB_KINDS: TestDbKind[] = ["pglite", "postgres"];
@@ -44,10 +43,7 @@ export async function createEmptyPostgresDatabase(): Promise<{ url: string; name
 }
 
 /** A fresh, migrated database of the given kind. */
-export async function createTestDatabase(
-  kind: TestDbKind,
-  options: { migrate?: boolean } = {},
-): Promise<TestDatabase> {
+export async function createTestDatabase(kind: TestDbKind, options: { migrate?: boolean } = {}): Promise<TestDatabase> {
   const migrate = options.migrate ?? true;
   if (kind === "pglite") {
     const db = await createDatabase({ kind: "pglite" });

@@ -41,7 +41,9 @@ export default async function HomePage() {
                 <p className="muted" style={{ margin: "4px 0" }}>
                   {t("home:yourRole")}: {[...org.roles].map((r) => t(`common:role.${r}`)).join(", ")}
                 </p>
-                <Link href={`/projects?org=${org.slug}`}>{t("home:projectCount", { count, formatted: formatNumber(count) })}</Link>
+                <Link href={`/projects?org=${org.slug}`}>
+                  {t("home:projectCount", { count, formatted: formatNumber(count) })}
+                </Link>
               </li>
             );
           })}

@@ -23,7 +23,7 @@ export function AuditLog() {
   const [filters, setFilters] = useState<AuditFilters>({});
   const query = useInfiniteQuery(auditEventsQuery(filters));
   const items = query.data?.pages.flatMap((page) => page.items) ?? [];
-  const scrollerRef = useRef<HTMLDivElement>(null);
+  const scrollerRef = useRef<HTMLElement>(null);
   const rowHeight = () =>
     Number.parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--row-h")) || 40;
   const virtualizer = useVirtualizer({
@@ -108,58 +108,55 @@ export function AuditLog() {
         {!query.hasNextPage && !query.isPending && items.length > 0 ? ` · ${t("audit:end")}` : ""}
       </p>
 
-      <div
-        ref={scrollerRef}
-        className="audit-scroller"
-        role="table"
-        aria-label={t("audit:title")}
-        aria-rowcount={items.length + 1}
-        tabIndex={0}
-      >
-        <div className="audit-row audit-head" role="row" aria-rowindex={1}>
-          <span role="columnheader">{t("audit:columns.time")}</span>
-          <span role="columnheader">{t("audit:columns.actor")}</span>
-          <span role="columnheader">{t("audit:columns.action")}</span>
-          <span role="columnheader">{t("audit:columns.target")}</span>
-          <span role="columnheader">{t("audit:columns.outcome")}</span>
-          <span role="columnheader">{t("audit:columns.ip")}</span>
-        </div>
-        {!query.isPending && items.length === 0 && !error ? <p style={{ padding: 12 }}>{t("audit:empty")}</p> : null}
-        <div role="rowgroup" style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
-          {virtualItems.map((row) => {
-            const event = items[row.index];
-            if (!event) return null;
-            return (
-              <div
-                key={event.id}
-                role="row"
-                aria-rowindex={row.index + 2}
-                className="audit-row"
-                style={{ position: "absolute", top: 0, left: 0, right: 0, transform: `translateY(${row.start}px)` }}
-              >
-                <span role="cell" title={event.occurredAt}>
-                  {format.dateTime(event.occurredAt)}
-                </span>
-                <span role="cell" title={event.actor.id ?? undefined}>
-                  {event.actor.label || event.actor.id || t("audit:system")}
-                </span>
-                <span role="cell" className="mono">
-                  {event.action}
-                </span>
-                <span role="cell" className="mono" title={event.target ? `${event.target.type}:${event.target.id}` : ""}>
-                  {event.target ? `${event.target.type}:${event.target.id}` : "—"}
-                </span>
-                <span role="cell">
-                  <span className={`badge ${event.outcome}`}>{t(`audit:outcome.${event.outcome}`)}</span>
-                </span>
-                <span role="cell" className="mono" title={event.requestId ? `${t("audit:columns.requestId")}: ${event.requestId}` : ""}>
-                  {event.clientIp ?? "—"}
-                </span>
-              </div>
-            );
-          })}
-        </div>
-      </div>
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard to scroll it */}
+      <section ref={scrollerRef} className="audit-scroller" aria-label={t("audit:title")} tabIndex={0}>
+        <table className="audit-table" aria-rowcount={items.length + 1}>
+          <thead>
+            <tr className="audit-row audit-head" aria-rowindex={1}>
+              <th scope="col">{t("audit:columns.time")}</th>
+              <th scope="col">{t("audit:columns.actor")}</th>
+              <th scope="col">{t("audit:columns.action")}</th>
+              <th scope="col">{t("audit:columns.target")}</th>
+              <th scope="col">{t("audit:columns.outcome")}</th>
+              <th scope="col">{t("audit:columns.ip")}</th>
+            </tr>
+          </thead>
+          <tbody style={{ height: virtualizer.getTotalSize() }}>
+            {virtualItems.map((row) => {
+              const event = items[row.index];
+              if (!event) return null;
+              const target = event.target ? `${event.target.type}:${event.target.id}` : "";
+              return (
+                <tr
+                  key={event.id}
+                  aria-rowindex={row.index + 2}
+                  className="audit-row"
+                  style={{ transform: `translateY(${row.start}px)` }}
+                >
+                  <td title={event.occurredAt}>{format.dateTime(event.occurredAt)}</td>
+                  <td title={event.actor.id ?? undefined}>
+                    {event.actor.label || event.actor.id || t("audit:system")}
+                  </td>
+                  <td className="mono">{event.action}</td>
+                  <td className="mono" title={target}>
+                    {target || "—"}
+                  </td>
+                  <td>
+                    <span className={`badge ${event.outcome}`}>{t(`audit:outcome.${event.outcome}`)}</span>
+                  </td>
+                  <td
+                    className="mono"
+                    title={event.requestId ? `${t("audit:columns.requestId")}: ${event.requestId}` : undefined}
+                  >
+                    {event.clientIp ?? "—"}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {!query.isPending && items.length === 0 && !error ? <p className="audit-empty">{t("audit:empty")}</p> : null}
+      </section>
     </div>
   );
 }

@@ -65,6 +65,7 @@ export function SignInForm({ callbackUrl }: { callbackUrl?: string }) {
           type="email"
           autoComplete="username"
           required
+          // biome-ignore lint/a11y/noAutofocus: the sign-in page holds one form; starting in it is what users expect
           autoFocus
           aria-invalid={fieldErrors.email ? true : undefined}
           aria-describedby={fieldErrors.email ? `${id}-email-error` : undefined}

@@ -25,8 +25,7 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
     void action();
   }
 
-  const current = (active: boolean) =>
-    active ? <span className="muted">{t("palette.current")}</span> : null;
+  const current = (active: boolean) => (active ? <span className="muted">{t("palette.current")}</span> : null);
 
   return (
     <Command.Dialog
@@ -43,7 +42,8 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
           {NAV_SECTIONS.filter((s) => s.key !== "audit" || canReadAudit).map((section) => (
             <Command.Item
               key={section.key}
-              value={`nav ${section.key} ${t(`nav.${section.key}`)}`}
+              value={t("palette.goTo", { page: t(`nav.${section.key}`) })}
+              keywords={[section.key, section.href]}
               onSelect={() => run(() => router.push(section.href))}
             >
               <span>{t("palette.goTo", { page: t(`nav.${section.key}`) })}</span>
@@ -56,7 +56,8 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
             {projects.map((project) => (
               <Command.Item
                 key={project.id}
-                value={`project ${project.organizationName} ${project.name} ${project.slug}`}
+                value={`${t("palette.openProject", { name: project.name })} ${project.organizationName}`}
+                keywords={[project.slug, project.organizationSlug]}
                 onSelect={() => run(() => router.push(projectHref(project)))}
               >
                 <span>{t("palette.openProject", { name: project.name })}</span>
@@ -69,7 +70,8 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
           {(["light", "dark", "system"] as const).map((theme) => (
             <Command.Item
               key={theme}
-              value={`theme ${theme} ${t(`palette.theme${theme[0]?.toUpperCase()}${theme.slice(1)}`)}`}
+              value={t(`palette.theme${theme[0]?.toUpperCase()}${theme.slice(1)}`)}
+              keywords={["theme", theme]}
               onSelect={() => run(() => setPreferences({ theme }))}
             >
               <span>{t(`palette.theme${theme[0]?.toUpperCase()}${theme.slice(1)}`)}</span>
@@ -81,7 +83,8 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
           {(["compact", "comfortable"] as const).map((density) => (
             <Command.Item
               key={density}
-              value={`density ${density} ${t(`palette.density${density[0]?.toUpperCase()}${density.slice(1)}`)}`}
+              value={t(`palette.density${density[0]?.toUpperCase()}${density.slice(1)}`)}
+              keywords={["density", density]}
               onSelect={() => run(() => setPreferences({ density }))}
             >
               <span>{t(`palette.density${density[0]?.toUpperCase()}${density.slice(1)}`)}</span>
@@ -91,14 +94,16 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
         </Command.Group>
         <Command.Group heading={t("palette.groupLanguage")}>
           <Command.Item
-            value="language english en"
+            value={t("palette.languageEn")}
+            keywords={["language", "english", "en"]}
             onSelect={() => run(() => setPreferences({ locale: "en" }))}
           >
             <span>{t("palette.languageEn")}</span>
             {current(preferences.locale === "en")}
           </Command.Item>
           <Command.Item
-            value="language chinese zh 中文 简体中文"
+            value={t("palette.languageZh")}
+            keywords={["language", "chinese", "zh-CN", "中文"]}
             onSelect={() => run(() => setPreferences({ locale: "zh-CN" }))}
           >
             <span>{t("palette.languageZh")}</span>
@@ -106,12 +111,17 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
           </Command.Item>
         </Command.Group>
         <Command.Group heading={t("palette.groupAccount")}>
-          <Command.Item value={`shortcuts help ${t("palette.showShortcuts")}`} onSelect={() => run(onShowShortcuts)}>
+          <Command.Item
+            value={t("palette.showShortcuts")}
+            keywords={["shortcuts", "help", "keyboard"]}
+            onSelect={() => run(onShowShortcuts)}
+          >
             <span>{t("palette.showShortcuts")}</span>
             <kbd>?</kbd>
           </Command.Item>
           <Command.Item
-            value={`sign out logout ${t("palette.signOut")}`}
+            value={t("palette.signOut")}
+            keywords={["sign out", "logout"]}
             onSelect={() => run(() => signOut({ callbackUrl: "/sign-in" }))}
           >
             <span>{t("palette.signOut")}</span>

@@ -44,7 +44,7 @@ export function ShortcutsDialog({ open, onClose }: { open: boolean; onClose(): v
         <dd>{t("shortcuts.close")}</dd>
       </dl>
       <form method="dialog">
-        <button type="submit" className="button" autoFocus>
+        <button type="submit" className="button">
           {t("common:close")}
         </button>
       </form>

@@ -13,11 +13,7 @@ function isTyping(target: EventTarget | null): boolean {
  * Global keys: Ctrl/Cmd+K (palette, works everywhere), `?` (shortcut list) and `g` then a letter
  * (go to a section). Plain keys are ignored while typing in a field or inside an open dialog.
  */
-export function useShortcuts(handlers: {
-  onPalette(): void;
-  onHelp(): void;
-  onGo(letter: string): boolean;
-}) {
+export function useShortcuts(handlers: { onPalette(): void; onHelp(): void; onGo(letter: string): boolean }) {
   const ref = useRef(handlers);
   ref.current = handlers;
   useEffect(() => {

@@ -30,9 +30,7 @@ export function PreferencesForm() {
         <select
           id={`${id}-density`}
           value={preferences.density}
-          onChange={(event) =>
-            void setPreferences({ density: event.target.value as (typeof DENSITIES)[number] })
-          }
+          onChange={(event) => void setPreferences({ density: event.target.value as (typeof DENSITIES)[number] })}
         >
           {DENSITIES.map((density) => (
             <option key={density} value={density}>

@@ -45,7 +45,9 @@ export function prepareSecrets(env: Env): { generated: string[] } {
   process.env.NEXTAUTH_SECRET = process.env.AUTH_SECRET ?? env.NEXTAUTH_SECRET;
 
   if (!env.MICROSTACK_MASTER_KEY && mustBeGiven) {
-    throw new StartupError("MICROSTACK_MASTER_KEY is required in production with DATABASE_URL (every replica must share it)");
+    throw new StartupError(
+      "MICROSTACK_MASTER_KEY is required in production with DATABASE_URL (every replica must share it)",
+    );
   }
   const master = ensureMasterKey({ dataDir: env.dataDir, env });
   if (master.generated && master.path) generated.push(master.path);

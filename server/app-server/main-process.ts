@@ -25,7 +25,10 @@ export async function main(): Promise<void> {
     const { generated } = prepareSecrets(env);
     env = loadEnvOrFail();
     for (const file of generated) {
-      log.warn({ file }, "generated a secret into the data dir: back it up; losing it loses sessions or encrypted secrets");
+      log.warn(
+        { file },
+        "generated a secret into the data dir: back it up; losing it loses sessions or encrypted secrets",
+      );
     }
     const db = await openDatabase(env);
     const applied = await migrate(db);

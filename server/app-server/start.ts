@@ -8,12 +8,19 @@ import { intervalWorker, WorkerHost } from "@/server/jobs/worker-host";
 import { checkReadiness } from "@/server/observability/health";
 import { getLogger } from "@/server/observability/logger";
 import { observeRequest } from "@/server/observability/metrics";
-import { clientIpFrom, REQUEST_ID_HEADER, requestIdFrom, runWithRequestContext } from "@/server/observability/request-context";
+import {
+  CLIENT_IP_HEADER,
+  clientIpFrom,
+  REQUEST_ID_HEADER,
+  requestIdFrom,
+  runWithRequestContext,
+} from "@/server/observability/request-context";
 import { createRouteMatcher } from "@/server/observability/route-templates";
 import { shutdownTracing } from "@/server/observability/tracing";
 import { attachRealtime } from "@/server/realtime/socket-server";
 
 const log = getLogger("server");
+const DRAIN_GRACE_MS = 300;
 const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics", "/_next/static", "/_next/*", "/__nextjs*"]);
 
 export interface RunningApp {
@@ -59,7 +66,10 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
       else log.info(entry, "request");
       if (shuttingDown && inFlight === 0) drained?.();
     });
-    runWithRequestContext({ requestId, route, clientIp: clientIpFrom(req) }, () => {
+    const clientIp = clientIpFrom(req);
+    if (clientIp) req.headers[CLIENT_IP_HEADER] = clientIp;
+    else delete req.headers[CLIENT_IP_HEADER];
+    runWithRequestContext({ requestId, route, clientIp }, () => {
       handle(req, res).catch((error: unknown) => {
         log.error({ err: error, requestId }, "request handler failed");
         if (!res.headersSent) {
@@ -113,10 +123,16 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
       shuttingDown = true;
       log.info({ reason, inFlight }, "shutting down: no new connections, draining requests");
       server.close();
-      server.closeIdleConnections();
-      const drainedPromise =
-        inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (drained = resolve));
-      await Promise.race([drainedPromise, new Promise((r) => setTimeout(r, env.MICROSTACK_SHUTDOWN_TIMEOUT_MS - 2_000))]);
+      // Connections accepted just before the signal may not have sent their request yet: give
+      // them a moment, answer what arrives (with Connection: close), then wait for the rest.
+      const deadline = Date.now() + env.MICROSTACK_SHUTDOWN_TIMEOUT_MS - 2_000;
+      await new Promise((r) => setTimeout(r, DRAIN_GRACE_MS));
+      if (inFlight > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => (drained = resolve)),
+          new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now()))),
+        ]);
+      }
       server.closeAllConnections();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));

@@ -29,6 +29,7 @@ export interface NewAuditEventRecord {
 export interface AuditEventFilters {
   organizationIds: readonly string[];
   includeSystem: boolean;
+  memberActorIds?: readonly string[];
   organizationId?: string;
   projectId?: string;
   actionPrefix?: string;
@@ -80,6 +81,9 @@ export async function listAuditEvents(filters: AuditEventFilters): Promise<Audit
   const prisma = await getPrisma();
   const inScope: Prisma.AuditEventWhereInput[] = [{ organizationId: { in: [...filters.organizationIds] } }];
   if (filters.includeSystem) inScope.push({ organizationId: null });
+  else if (filters.memberActorIds && filters.memberActorIds.length > 0) {
+    inScope.push({ organizationId: null, actorId: { in: [...filters.memberActorIds] } });
+  }
 
   const where: Prisma.AuditEventWhereInput = {
     AND: [

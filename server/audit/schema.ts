@@ -111,6 +111,11 @@ export interface AuditReadScope {
   organizationIds: readonly string[];
   /** Also events that belong to no organization (sign-ins, system jobs): instance admins. */
   includeSystem?: boolean;
+  /**
+   * Events that belong to no organization (sign-in, sign-out) but whose actor is one of these
+   * users: an organization's admins see their own members' sessions, no one else's.
+   */
+  memberActorIds?: readonly string[];
 }
 
 /** An audit event as the UI and the API receive it. */

@@ -1,6 +1,8 @@
 import "server-only";
 import { createHash, randomBytes } from "node:crypto";
 import { AppError } from "@/server/http/errors";
+import { getRequestContext } from "@/server/observability/request-context";
+import { currentTraceId } from "@/server/observability/tracing";
 import {
   type AuditEventRecord,
   appendAuditEvent,
@@ -34,6 +36,7 @@ export async function recordAuditEvent(input: AuditEventInput): Promise<AuditEve
   const parsed = auditEventInputSchema.safeParse(input);
   if (!parsed.success) throw AppError.fromZod(parsed.error);
   const event = parsed.data;
+  const context = getRequestContext();
 
   const stored = await withAuditChainLock(async (tx) => {
     const last = await getLastAuditEvent(tx);
@@ -51,9 +54,10 @@ export async function recordAuditEvent(input: AuditEventInput): Promise<AuditEve
       targetType: event.target?.type ?? null,
       targetId: event.target?.id ?? null,
       outcome: event.outcome,
-      requestId: event.requestId ?? null,
-      traceId: event.traceId ?? null,
-      clientIp: event.clientIp ?? null,
+      // Defaults from the request being served, so callers need not thread them through.
+      requestId: event.requestId ?? context?.requestId ?? null,
+      traceId: event.traceId ?? currentTraceId() ?? null,
+      clientIp: event.clientIp ?? context?.clientIp ?? null,
       details: event.details,
       prevHash,
     };
@@ -85,6 +89,7 @@ export async function listAuditEvents(scope: AuditReadScope, query: unknown): Pr
   const records = await listAuditEventRecords({
     organizationIds: scope.organizationIds,
     includeSystem: scope.includeSystem ?? false,
+    memberActorIds: scope.memberActorIds,
     organizationId: filters.organizationId,
     projectId: filters.projectId,
     actionPrefix: filters.action,

@@ -63,11 +63,7 @@ export async function markUserSignedIn(id: string, tx?: DbTx): Promise<void> {
   await db.user.update({ where: { id }, data: { lastLoginAt: new Date() } });
 }
 
-export async function updateUserPreferences(
-  id: string,
-  input: UpdatePreferencesInput,
-  tx?: DbTx,
-): Promise<UserRecord> {
+export async function updateUserPreferences(id: string, input: UpdatePreferencesInput, tx?: DbTx): Promise<UserRecord> {
   const db = tx ?? (await getPrisma());
   const row = await db.user.update({ where: { id }, data: input, select: userSelect });
   return toRecord(row);

@@ -24,10 +24,9 @@ export const preferencesSchema = z.object({
 });
 export type Preferences = z.infer<typeof preferencesSchema>;
 
-export const updatePreferencesSchema = preferencesSchema.partial().refine(
-  (value) => Object.keys(value).length > 0,
-  { message: "at least one of theme, density, locale is required" },
-);
+export const updatePreferencesSchema = preferencesSchema
+  .partial()
+  .refine((value) => Object.keys(value).length > 0, { message: "at least one of theme, density, locale is required" });
 export type UpdatePreferencesInput = z.infer<typeof updatePreferencesSchema>;
 
 /** Who is acting: what every service and the authz engine receive. */

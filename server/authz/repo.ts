@@ -37,3 +37,23 @@ export async function listBindingsForUser(userId: string, tx?: DbTx): Promise<Bi
     via: row.userId ? "user" : "team",
   }));
 }
+
+/** Ids of the users with any membership in these organizations, directly or through a team. */
+export async function listMemberUserIds(organizationIds: readonly string[], tx?: DbTx): Promise<string[]> {
+  if (organizationIds.length === 0) return [];
+  const db = tx ?? (await getPrisma());
+  const ids = [...organizationIds];
+  const [direct, viaTeams] = await Promise.all([
+    db.membership.findMany({
+      where: { organizationId: { in: ids }, userId: { not: null } },
+      select: { userId: true },
+      distinct: ["userId"],
+    }),
+    db.teamMember.findMany({
+      where: { team: { organizationId: { in: ids } } },
+      select: { userId: true },
+      distinct: ["userId"],
+    }),
+  ]);
+  return [...new Set([...direct.map((m) => m.userId as string), ...viaTeams.map((m) => m.userId)])];
+}

@@ -1,6 +1,6 @@
 import "server-only";
 import { AppError } from "@/server/http/errors";
-import { listBindingsForUser } from "./repo";
+import { listBindingsForUser, listMemberUserIds } from "./repo";
 import { roleAllows } from "./roles";
 import type { Decision, MembershipView, Permission, Principal, ResourceRef } from "./schema";
 
@@ -69,8 +69,11 @@ export async function listMemberships(principal: Principal): Promise<MembershipV
 export async function organizationsWhere(principal: Principal, action: Permission): Promise<string[]> {
   const bindings = await listBindingsForUser(principal.id);
   return [
-    ...new Set(
-      bindings.filter((b) => b.projectId === null && roleAllows(b.role, action)).map((b) => b.organizationId),
-    ),
+    ...new Set(bindings.filter((b) => b.projectId === null && roleAllows(b.role, action)).map((b) => b.organizationId)),
   ];
+}
+
+/** The users who belong to these organizations (for scoping member-level records). */
+export async function listOrganizationMemberIds(organizationIds: readonly string[]): Promise<string[]> {
+  return listMemberUserIds(organizationIds);
 }

@@ -1,7 +1,9 @@
 import "server-only";
 import type { z } from "zod";
 import type { Actor } from "@/server/auth/schema";
+import { headers } from "next/headers";
 import { getLogger } from "@/server/observability/logger";
+import { contextFromHeaders, runWithRequestContext } from "@/server/observability/request-context";
 import { AppError, type ErrorCode, type InvalidParam, isAppError } from "./errors";
 
 /** What a server action returns: data, or an expected failure the client maps to i18n keys. */
@@ -22,25 +24,26 @@ export function defineAction<S extends z.ZodType, T>(options: {
   getActor: () => Promise<Actor | null>;
   handler: (actor: Actor, input: z.infer<S>) => Promise<T>;
 }): (raw: unknown) => Promise<ActionResult<T>> {
-  return async (raw) => {
-    try {
-      const actor = await options.getActor();
-      if (!actor) throw new AppError("UNAUTHORIZED", "Sign in to do this");
-      const parsed = options.input.safeParse(raw);
-      if (!parsed.success) throw AppError.fromZod(parsed.error);
-      return { data: await options.handler(actor, parsed.data) };
-    } catch (error) {
-      if (isAppError(error)) {
-        return {
-          error: {
-            code: error.code,
-            message: error.message,
-            ...(error.invalidParams.length > 0 ? { invalidParams: error.invalidParams } : {}),
-          },
-        };
+  return async (raw) =>
+    runWithRequestContext(contextFromHeaders(await headers()), async (): Promise<ActionResult<T>> => {
+      try {
+        const actor = await options.getActor();
+        if (!actor) throw new AppError("UNAUTHORIZED", "Sign in to do this");
+        const parsed = options.input.safeParse(raw);
+        if (!parsed.success) throw AppError.fromZod(parsed.error);
+        return { data: await options.handler(actor, parsed.data) };
+      } catch (error) {
+        if (isAppError(error)) {
+          return {
+            error: {
+              code: error.code,
+              message: error.message,
+              ...(error.invalidParams.length > 0 ? { invalidParams: error.invalidParams } : {}),
+            },
+          };
+        }
+        log.error({ err: error, action: options.name }, "server action failed");
+        return { error: { code: "INTERNAL", message: "Something went wrong" } };
       }
-      log.error({ err: error, action: options.name }, "server action failed");
-      return { error: { code: "INTERNAL", message: "Something went wrong" } };
-    }
-  };
+    });
 }

@@ -5,6 +5,7 @@ import { getEnv } from "@/server/env";
 import { getLogger } from "@/server/observability/logger";
 import { countUnhandledError } from "@/server/observability/metrics";
 import {
+  contextFromHeaders,
   getRequestContext,
   isSafeRequestId,
   newRequestId,
@@ -75,7 +76,7 @@ export function apiHandler<
 >(config: ApiHandlerConfig<A, P, Q, B, R>): (request: Request, context?: RouteContext) => Promise<Response> {
   return async (request, routeContext) => {
     const requestId = requestIdOf(request);
-    const context: RequestContext = { ...getRequestContext(), requestId, route: config.route };
+    const context: RequestContext = { ...contextFromHeaders(request.headers), requestId, route: config.route };
     return runWithRequestContext(context, async () => {
       try {
         const actor = await getActorFromRequest(request);

@@ -80,3 +80,21 @@ export function clientIpFrom(
   }
   return normalizeIp(req.socket?.remoteAddress);
 }
+
+/**
+ * Set by the custom server on every request (any incoming value is overwritten), so code in
+ * Next's module graph can rebuild the request context from headers: Next runs some handlers
+ * outside the async context the server opened.
+ */
+export const CLIENT_IP_HEADER = "x-microstack-client-ip";
+
+/** The request context as the custom server stamped it into the request's headers. */
+export function contextFromHeaders(headers: HeaderSource): RequestContext {
+  const current = getRequestContext();
+  const clientIp = readHeader(headers, CLIENT_IP_HEADER)?.trim();
+  return {
+    ...current,
+    requestId: current?.requestId ?? requestIdFrom(headers),
+    clientIp: current?.clientIp ?? (clientIp && isIP(clientIp) ? clientIp : undefined),
+  };
+}

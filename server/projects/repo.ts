@@ -6,10 +6,7 @@ const projectInclude = {
   _count: { select: { memberships: true } },
 } as const;
 
-export async function listProjectsIn(
-  filter: { organizationIds: string[]; projectIds: string[] },
-  tx?: DbTx,
-) {
+export async function listProjectsIn(filter: { organizationIds: string[]; projectIds: string[] }, tx?: DbTx) {
   const db = tx ?? (await getPrisma());
   return db.project.findMany({
     where: { OR: [{ organizationId: { in: filter.organizationIds } }, { id: { in: filter.projectIds } }] },
