@@ -40,6 +40,9 @@ const child = spawn(
   {
     env: { ...env, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
     stdio: "inherit",
+    // Its own process group: Playwright signals ours, and we forward exactly one SIGTERM (two
+    // would make the server skip its graceful shutdown).
+    detached: true,
   },
 );
 

@@ -82,10 +82,10 @@ export async function openDatabase(env: Env): Promise<Database> {
   return db;
 }
 
-export async function migrate(db: Database): Promise<string[]> {
+export async function migrate(db: Database, options: { migrationsDir?: string } = {}): Promise<string[]> {
   const log = getLogger("migrations");
   try {
-    const { applied } = await applyMigrations(db, { log: (message) => log.info(message) });
+    const { applied } = await applyMigrations(db, { ...options, log: (message) => log.info(message) });
     return applied;
   } catch (error) {
     if (error instanceof MigrationError) {
