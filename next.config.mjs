@@ -21,6 +21,9 @@ const nextConfig = {
     "@prisma/instrumentation",
     "socket.io",
   ],
+  // `npm run typecheck` (tsc --noEmit over the whole repo, tests included) runs in CI before the
+  // build; checking again inside `next build` only costs time.
+  typescript: { ignoreBuildErrors: true },
   typedRoutes: false,
   devIndicators: false,
 };
