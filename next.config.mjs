@@ -24,6 +24,9 @@ const nextConfig = {
   // `npm run typecheck` (tsc --noEmit over the whole repo, tests included) runs in CI before the
   // build; checking again inside `next build` only costs time.
   typescript: { ignoreBuildErrors: true },
+  // `npm run dev` is often opened as 127.0.0.1 as well as localhost; Next 16 blocks dev assets
+  // (hot reload) for origins it was not told about, which leaves the page without JavaScript.
+  allowedDevOrigins: ["127.0.0.1", "localhost", "[::1]"],
   typedRoutes: false,
   devIndicators: false,
 };

@@ -33,11 +33,8 @@ export default defineConfig({
   },
   projects: [
     { name: "pglite", use: { baseURL: `http://127.0.0.1:${PGLITE_PORT}` } },
-    {
-      name: "postgres",
-      use: { baseURL: `http://127.0.0.1:${POSTGRES_PORT}` },
-      testMatch: /smoke\.spec\.ts/,
-    },
+    // The same journeys against a PostgreSQL-backed server (production path).
+    { name: "postgres", use: { baseURL: `http://127.0.0.1:${POSTGRES_PORT}` } },
   ],
   webServer: [
     {

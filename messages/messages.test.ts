@@ -21,7 +21,9 @@ describe("messages", () => {
     for (const locale of ["en", "zh-CN"] as const) {
       const flat = keys(RESOURCES[locale][ns]);
       for (const key of flat) {
-        const value = key.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], RESOURCES[locale][ns]);
+        const value = key
+          .split(".")
+          .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], RESOURCES[locale][ns]);
         expect(typeof value === "string" && value.trim().length > 0, `${locale}:${ns}:${key}`).toBe(true);
       }
     }

@@ -7,6 +7,9 @@ import { hashPassword } from "@/server/auth/password";
 // built-in role, plus a second organization the demo users cannot see (tenant isolation is
 // visible from day one). Runs only when the database has no organization at all.
 
+// "seed" in ASCII: keeps this advisory lock apart from the migrator's and the audit chain's.
+const SEED_LOCK_ID = 0x73656564;
+
 export const DEMO_EMAIL_DOMAIN = "demo.microstack.dev";
 
 export interface DemoLogin {
@@ -43,7 +46,10 @@ export async function seedDemoData(prisma: PrismaClient, options: { password?: s
   const passwordHash = await hashPassword(password);
   const logins: DemoLogin[] = [];
 
-  await prisma.$transaction(async (tx) => {
+  const seeded = await prisma.$transaction(async (tx) => {
+    // Two replicas starting on one empty database: the second waits here, then finds data.
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${SEED_LOCK_ID})`);
+    if ((await tx.organization.count()) > 0) return false;
     const acme = await tx.organization.create({ data: { slug: "acme", name: "Acme Corp" } });
     const storefront = await tx.project.create({
       data: {
@@ -95,7 +101,8 @@ export async function seedDemoData(prisma: PrismaClient, options: { password?: s
     });
     await tx.membership.create({ data: { organizationId: globex.id, userId: owner.id, role: "owner" } });
     logins.push({ email: owner.email, role: "owner", scope: "organization globex" });
+    return true;
   });
 
-  return { seeded: true, password, logins };
+  return seeded ? { seeded: true, password, logins } : { seeded: false, logins: [] };
 }

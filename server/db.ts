@@ -1,5 +1,5 @@
 import "server-only";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -45,9 +45,18 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 
 async function createPGliteDatabase(options: { dataDir?: string; pglite?: PGlite }): Promise<Database> {
   let client = options.pglite;
+  let releaseLock = () => {};
   if (!client) {
-    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    client = await PGlite.create(options.dataDir);
+    if (options.dataDir) {
+      mkdirSync(options.dataDir, { recursive: true });
+      releaseLock = lockDataDir(options.dataDir);
+    }
+    try {
+      client = await PGlite.create(options.dataDir);
+    } catch (error) {
+      releaseLock();
+      throw error;
+    }
   }
   const pglite = client;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
@@ -71,8 +80,43 @@ async function createPGliteDatabase(options: { dataDir?: string; pglite?: PGlite
     close: async () => {
       await prisma.$disconnect();
       if (!pglite.closed) await pglite.close();
+      releaseLock();
     },
   };
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory (a second
+ * `npm run dev`, a script while the server runs) would corrupt it. A lock file beside the
+ * directory holds the owner's pid; a lock whose process is gone is stale and taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = `${path.resolve(dataDir)}.lock`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      return () => rmSync(file, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number.parseInt(readFileSync(file, "utf8"), 10);
+      if (Number.isInteger(owner) && owner > 0 && isProcessAlive(owner)) {
+        throw new Error(
+          `the embedded database at ${dataDir} is in use by process ${owner}: stop that process first (or use DATABASE_URL)`,
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`could not lock the embedded database at ${dataDir}`);
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 async function createPostgresDatabase(options: { url: string; poolMax?: number }): Promise<Database> {
@@ -126,7 +170,7 @@ async function createPostgresDatabase(options: { url: string; poolMax?: number }
 // Next's compiled route handlers load this file separately, and two PGlite instances on one
 // data directory would corrupt it. Hence a process-global slot rather than a module variable.
 const SLOT = Symbol.for("microstack.database");
-type Slot = { current?: Database; pending?: Promise<Database> };
+type Slot = { current?: Database; pending?: Promise<Database>; closed?: boolean };
 function slot(): Slot {
   const store = globalThis as unknown as Record<symbol, Slot | undefined>;
   store[SLOT] ??= {};
@@ -137,10 +181,18 @@ function slot(): Slot {
 export async function getDatabase(): Promise<Database> {
   const s = slot();
   if (s.current) return s.current;
-  s.pending ??= openFromEnv().then((db) => {
-    s.current = db;
-    return db;
-  });
+  // After shutdown closed it, nothing may reopen it (a late handler would open a second PGlite).
+  if (s.closed) throw new Error("the database is closed: the process is shutting down");
+  s.pending ??= openFromEnv().then(
+    (db) => {
+      s.current = db;
+      return db;
+    },
+    (error: unknown) => {
+      s.pending = undefined; // the next call tries again
+      throw error;
+    },
+  );
   return s.pending;
 }
 
@@ -154,6 +206,7 @@ export function setDatabase(db: Database | undefined): void {
   const s = slot();
   s.current = db;
   s.pending = db ? Promise.resolve(db) : undefined;
+  s.closed = false;
 }
 
 function openFromEnv(): Promise<Database> {
@@ -169,5 +222,6 @@ export async function closeDatabase(): Promise<void> {
   const s = slot();
   const db = s.current ?? (s.pending ? await s.pending.catch(() => undefined) : undefined);
   setDatabase(undefined);
+  s.closed = true;
   await db?.close();
 }

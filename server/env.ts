@@ -14,9 +14,17 @@ const optionalString = z
 const postgresUrl = z
   .string()
   .trim()
-  .refine((value) => /^postgres(ql)?:\/\//.test(value), {
-    message: "must be a postgres:// or postgresql:// URL",
-  });
+  .refine(
+    (value) => {
+      if (!/^postgres(ql)?:\/\//.test(value)) return false;
+      try {
+        return new URL(value).hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: "must be a postgres:// or postgresql:// URL with a host" },
+  );
 
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -33,7 +41,8 @@ const envSchema = z.object({
   AUTH_SECRET: optionalString,
   NEXTAUTH_SECRET: optionalString,
   NEXTAUTH_URL: optionalString,
-  MICROSTACK_SEED: z.enum(["demo", "none"]).default("demo"),
+  /** Default: demo, except production on PostgreSQL (no demo accounts in a real deployment). */
+  MICROSTACK_SEED: z.enum(["demo", "none"]).optional(),
   /** Fixes the demo users' password (tests, screenshots); otherwise a random one is printed. */
   MICROSTACK_DEMO_PASSWORD: z.preprocess(
     (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
@@ -42,10 +51,16 @@ const envSchema = z.object({
   /** When set, /metrics requires `Authorization: Bearer <token>`. */
   MICROSTACK_METRICS_TOKEN: optionalString,
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** Behind a load balancer: take the client IP from the first X-Forwarded-For entry. */
+  MICROSTACK_TRUST_PROXY: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((value) => value === "true" || value === "1"),
   MICROSTACK_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
 });
 
-export type Env = z.infer<typeof envSchema> & {
+export type Env = Omit<z.infer<typeof envSchema>, "MICROSTACK_SEED"> & {
+  MICROSTACK_SEED: "demo" | "none";
   /** Absolute path of MICROSTACK_DATA_DIR. */
   dataDir: string;
   /** "postgres" when DATABASE_URL is set, else the embedded PGlite. */
@@ -67,6 +82,7 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const env = result.data;
   return {
     ...env,
+    MICROSTACK_SEED: env.MICROSTACK_SEED ?? (env.NODE_ENV === "production" && env.DATABASE_URL ? "none" : "demo"),
     dataDir: path.resolve(env.MICROSTACK_DATA_DIR),
     databaseKind: env.DATABASE_URL ? "postgres" : "pglite",
   };

@@ -98,7 +98,7 @@ export function AuditLog() {
 
       {error ? (
         <p role="alert" className="alert">
-          {t("audit:loadFailed")} {error.message}
+          {t("audit:loadFailed")} {t(`errors:code.${error.code ?? "INTERNAL"}`)}
         </p>
       ) : null}
 

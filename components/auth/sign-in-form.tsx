@@ -3,11 +3,7 @@ import { signIn } from "next-auth/react";
 import { useRouter } from "next/navigation";
 import { type FormEvent, useId, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-
-function safeCallback(url: string | undefined): string {
-  // Only same-origin paths: the callback comes from the query string.
-  return url?.startsWith("/") && !url.startsWith("//") ? url : "/";
-}
+import { safeCallback } from "./safe-callback";
 
 export function SignInForm({ callbackUrl }: { callbackUrl?: string }) {
   const { t } = useTranslation("auth");
@@ -36,7 +32,7 @@ export function SignInForm({ callbackUrl }: { callbackUrl?: string }) {
     try {
       const result = await signIn("password", { email, password, redirect: false });
       if (result?.ok && !result.error) {
-        router.replace(safeCallback(callbackUrl));
+        router.replace(safeCallback(callbackUrl, window.location.origin));
         router.refresh();
         return;
       }
@@ -50,7 +46,9 @@ export function SignInForm({ callbackUrl }: { callbackUrl?: string }) {
   }
 
   return (
-    <form onSubmit={onSubmit} noValidate aria-describedby={error ? `${id}-error` : undefined}>
+    // method="post": should the script not have loaded, a native submit must never put the
+    // password into the URL (and so into logs and history).
+    <form method="post" onSubmit={onSubmit} noValidate aria-describedby={error ? `${id}-error` : undefined}>
       {error ? (
         <p id={`${id}-error`} role="alert" className="alert">
           {error}

@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from "react";
+import { createContext, type ReactNode, useCallback, useContext, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { Preferences } from "@/server/auth/schema";
 import { updatePreferencesAction } from "@/server/auth/actions";
@@ -30,18 +30,32 @@ export function PreferencesProvider({ initial, children }: { initial: Preference
   const { t, i18n } = useTranslation("shell");
   const router = useRouter();
 
+  // What is shown (optimistic) and what the server last confirmed (for rolling back); refs, so
+  // quick successive changes build on each other instead of on a stale render's copy.
+  const shown = useRef(initial);
+  const saved = useRef(initial);
+
   const setPreferences = useCallback(
     async (change: Partial<Preferences>) => {
-      const previous = preferences;
-      const next = { ...preferences, ...change };
+      const next = { ...shown.current, ...change };
+      shown.current = next;
       setState(next);
       apply(next);
       if (next.locale !== i18n.language) await i18n.changeLanguage(next.locale);
-      const result = await updatePreferencesAction(change);
-      if (result.error) {
+      let failed = false;
+      try {
+        const result = await updatePreferencesAction(change);
+        failed = Boolean(result.error);
+        if (result.data) saved.current = result.data;
+      } catch {
+        failed = true; // network error or server restart
+      }
+      if (failed) {
+        const previous = saved.current;
+        shown.current = previous;
         setState(previous);
         apply(previous);
-        if (previous.locale !== next.locale) await i18n.changeLanguage(previous.locale);
+        if (previous.locale !== i18n.language) await i18n.changeLanguage(previous.locale);
         setError(t("prefsFailed"));
         return;
       }
@@ -49,7 +63,7 @@ export function PreferencesProvider({ initial, children }: { initial: Preference
       // Server-rendered text (page titles, dates) follows the new locale.
       if (change.locale) router.refresh();
     },
-    [preferences, i18n, router, t],
+    [i18n, router, t],
   );
 
   const value = useMemo(() => ({ preferences, setPreferences, error }), [preferences, setPreferences, error]);

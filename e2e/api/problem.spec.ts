@@ -31,7 +31,10 @@ test("an unknown API route is a 404 problem", async ({ page }) => {
   expect(await response.json()).toMatchObject({ code: "NOT_FOUND", detail: "No API route POST /api/v1/no-such-thing" });
 });
 
-test("the audit log shows members' sign-ins to their admins and nothing to another tenant", async ({ page, browser }) => {
+test("the audit log shows members' sign-ins to their admins and nothing to another tenant", async ({
+  page,
+  browser,
+}) => {
   await signIn(page, ADMIN);
   const acme = await (await page.request.get("/api/v1/audit-events?action=auth.sign_in")).json();
   expect(acme.items.length).toBeGreaterThan(0);

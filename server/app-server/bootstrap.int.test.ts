@@ -30,7 +30,7 @@ describe("start-up migrations", () => {
       const error = await migrate(db, { migrationsDir: migrations }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StartupError);
       expect((error as Error).message).toMatch(
-        /^Migration 20260102000000_bad failed, the database was left as it was: .*missing_table/,
+        /^Migration 20260102000000_bad failed and was rolled back: .*missing_table/,
       );
       const tables = await db.query<{ name: string }>(
         "select table_name as name from information_schema.tables where table_schema = 'public' order by 1",
@@ -76,5 +76,24 @@ describe("generated secrets", () => {
       DATABASE_URL: "postgres://db.internal:5432/ms",
     });
     expect(() => prepareSecrets(env)).toThrow(/AUTH_SECRET is required in production/);
+  });
+});
+
+describe("the embedded database directory", () => {
+  it("is opened by one process at a time, and a stale lock is taken over", async () => {
+    const dir = path.join(tempDir(), "pglite");
+    const first = await createDatabase({ kind: "pglite", dataDir: dir });
+    try {
+      // Same check a second process makes: the lock names a live pid that is not ours to share.
+      writeFileSync(`${dir}.lock`, `${process.ppid}\n`);
+      await expect(createDatabase({ kind: "pglite", dataDir: `${dir}` })).rejects.toThrow(
+        new RegExp(`in use by process ${process.ppid}: stop that process first`),
+      );
+    } finally {
+      await first.close();
+    }
+    writeFileSync(`${dir}.lock`, "999999999\n"); // a pid that cannot exist
+    const again = await createDatabase({ kind: "pglite", dataDir: dir });
+    await again.close();
   });
 });

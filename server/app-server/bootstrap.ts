@@ -53,8 +53,10 @@ export function prepareSecrets(env: Env): { generated: string[] } {
   if (master.generated && master.path) generated.push(master.path);
   process.env.MICROSTACK_MASTER_KEY = master.key;
 
-  // next-auth v4 builds absolute URLs from NEXTAUTH_URL; without it, from the Host header.
-  process.env.NEXTAUTH_URL ??= `http://localhost:${env.PORT}`;
+  // next-auth v4 builds redirect URLs from NEXTAUTH_URL. Without one (the embedded default,
+  // opened as localhost, 127.0.0.1 or a LAN address alike) it must follow the Host header the
+  // browser used, which AUTH_TRUST_HOST enables. Deployments behind TLS set NEXTAUTH_URL.
+  if (!env.NEXTAUTH_URL) process.env.AUTH_TRUST_HOST ??= "true";
   resetEnvCache();
   return { generated };
 }
@@ -67,9 +69,14 @@ function describeConnectError(error: unknown): string {
 
 /** Opens the database (failing fast with the host and the cause) and installs it for the process. */
 export async function openDatabase(env: Env): Promise<Database> {
-  const db = env.DATABASE_URL
-    ? await createDatabase({ kind: "postgres", url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX })
-    : await createDatabase({ kind: "pglite", dataDir: path.join(env.dataDir, "pglite") });
+  let db: Database;
+  try {
+    db = env.DATABASE_URL
+      ? await createDatabase({ kind: "postgres", url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX })
+      : await createDatabase({ kind: "pglite", dataDir: path.join(env.dataDir, "pglite") });
+  } catch (error) {
+    throw new StartupError(`Cannot open the database: ${(error as Error).message}`, { cause: error });
+  }
   try {
     await db.query("select 1");
   } catch (error) {
@@ -89,10 +96,8 @@ export async function migrate(db: Database, options: { migrationsDir?: string } 
     return applied;
   } catch (error) {
     if (error instanceof MigrationError) {
-      throw new StartupError(
-        `Migration ${error.migrationName ?? "(unknown)"} failed, the database was left as it was: ${error.message}`,
-        { cause: error },
-      );
+      // The migrator's message already names the migration and what happened to it.
+      throw new StartupError(error.message, { cause: error });
     }
     throw error;
   }

@@ -1,5 +1,6 @@
 import "server-only";
 import { getLogger } from "@/server/observability/logger";
+import { countUnhandledError } from "@/server/observability/metrics";
 import {
   demoLoginFile,
   loadEnvOrFail,
@@ -20,8 +21,8 @@ function fail(error: unknown): never {
 
 export async function main(): Promise<void> {
   const log = getLogger("main");
-  let env = loadEnvOrFail();
   try {
+    let env = loadEnvOrFail();
     const { generated } = prepareSecrets(env);
     env = loadEnvOrFail();
     for (const file of generated) {
@@ -71,6 +72,15 @@ export async function main(): Promise<void> {
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+    // A stray rejection or exception is a bug: log it with its stack, count it, and stop
+    // gracefully rather than die mid-request or limp on in an unknown state.
+    const onFatal = (kind: string) => (error: unknown) => {
+      log.fatal({ err: error, kind }, "unhandled error, shutting down");
+      countUnhandledError("process");
+      onSignal("SIGTERM");
+    };
+    process.on("unhandledRejection", onFatal("unhandledRejection"));
+    process.on("uncaughtException", onFatal("uncaughtException"));
   } catch (error) {
     fail(error);
   }

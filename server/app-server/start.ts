@@ -1,4 +1,5 @@
 import "server-only";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import path from "node:path";
 import next from "next";
@@ -7,7 +8,7 @@ import { closeDatabase } from "@/server/db";
 import { intervalWorker, WorkerHost } from "@/server/jobs/worker-host";
 import { checkReadiness } from "@/server/observability/health";
 import { getLogger } from "@/server/observability/logger";
-import { observeRequest } from "@/server/observability/metrics";
+import { countUnhandledError, observeRequest } from "@/server/observability/metrics";
 import {
   CLIENT_IP_HEADER,
   clientIpFrom,
@@ -15,8 +16,12 @@ import {
   requestIdFrom,
   runWithRequestContext,
 } from "@/server/observability/request-context";
-import { createRouteMatcher } from "@/server/observability/route-templates";
-import { shutdownTracing } from "@/server/observability/tracing";
+import {
+  createRouteMatcher,
+  createRouteMatcherFromTemplates,
+  routeTemplatesFromBuild,
+} from "@/server/observability/route-templates";
+import { setActiveSpanRoute, shutdownTracing } from "@/server/observability/tracing";
 import { attachRealtime } from "@/server/realtime/socket-server";
 
 const log = getLogger("server");
@@ -40,7 +45,9 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
   const app = next({ dev, dir, hostname: env.HOST, port: env.PORT });
   await app.prepare();
   const handle = app.getRequestHandler();
-  const routes = createRouteMatcher(path.join(dir, "app"), { publicDir: path.join(dir, "public") });
+  const routes = existsSync(path.join(dir, "app"))
+    ? createRouteMatcher(path.join(dir, "app"), { publicDir: path.join(dir, "public") })
+    : createRouteMatcherFromTemplates(routeTemplatesFromBuild(path.join(dir, ".next")));
 
   let inFlight = 0;
   let shuttingDown = false;
@@ -66,12 +73,21 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
       else log.info(entry, "request");
       if (shuttingDown && inFlight === 0) drained?.();
     });
-    const clientIp = clientIpFrom(req);
+    const clientIp = clientIpFrom(req, env.MICROSTACK_TRUST_PROXY);
+    if (!env.MICROSTACK_TRUST_PROXY) {
+      // Forwarding headers are believed only from a trusted proxy; otherwise they describe this
+      // very connection (next-auth derives its redirect origin from them).
+      req.headers["x-forwarded-proto"] = "encrypted" in req.socket && req.socket.encrypted ? "https" : "http";
+      if (req.headers.host) req.headers["x-forwarded-host"] = req.headers.host;
+      else delete req.headers["x-forwarded-host"];
+    }
+    setActiveSpanRoute(method, route);
     if (clientIp) req.headers[CLIENT_IP_HEADER] = clientIp;
     else delete req.headers[CLIENT_IP_HEADER];
     runWithRequestContext({ requestId, route, clientIp }, () => {
       handle(req, res).catch((error: unknown) => {
         log.error({ err: error, requestId }, "request handler failed");
+        countUnhandledError("process");
         if (!res.headersSent) {
           res.statusCode = 500;
           res.setHeader("content-type", "application/problem+json");
@@ -88,7 +104,10 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
   const handleUpgrade = app.getUpgradeHandler();
   server.on("upgrade", (req, socket, head) => {
     if (req.url?.startsWith("/socket.io")) return;
-    void handleUpgrade(req, socket, head);
+    handleUpgrade(req, socket, head).catch((error: unknown) => {
+      log.warn({ err: error }, "upgrade failed");
+      socket.destroy();
+    });
   });
 
   const workers = new WorkerHost();

@@ -253,6 +253,7 @@ describe.each(TEST_DB_KINDS)("audit log on %s", (kind) => {
       { limit: "0" },
       { limit: "201" },
       { cursor: "abc" },
+      { cursor: "9999999999999999999" },
       { from: "not a date" },
       { action: "Auth" },
     ]) {

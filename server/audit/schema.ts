@@ -96,7 +96,16 @@ export const auditListQuerySchema = z
     /** Exclusive upper bound on occurredAt. */
     to: optionalQuery(z.coerce.date()),
     /** The nextCursor of the previous page: events older (lower seq) than it. */
-    cursor: optionalQuery(z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a cursor returned by a previous page")),
+    cursor: optionalQuery(
+      z
+        .string()
+        .regex(/^[1-9][0-9]{0,18}$/, "must be a cursor returned by a previous page")
+        // Also within bigint range: a larger number would reach PostgreSQL as an error (a 500).
+        .refine(
+          (value) => !/^[0-9]+$/.test(value) || BigInt(value) <= 9_223_372_036_854_775_807n,
+          "must be a cursor returned by a previous page",
+        ),
+    ),
     limit: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(200).default(50)),
   })
   .refine((query) => !query.from || !query.to || query.from < query.to, {

@@ -1,5 +1,6 @@
 import "server-only";
 import { createHash, randomBytes } from "node:crypto";
+import type { Actor } from "@/server/auth/schema";
 import { AppError } from "@/server/http/errors";
 import { getRequestContext } from "@/server/observability/request-context";
 import { currentTraceId } from "@/server/observability/tracing";
@@ -12,6 +13,7 @@ import {
   type NewAuditEventRecord,
   withAuditChainLock,
 } from "./repo";
+import { assertCanReadAudit } from "./policy";
 import {
   type AuditActorType,
   type AuditChainVerification,
@@ -212,4 +214,9 @@ function uuidV7(): string {
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = bytes.toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The audit events the actor may read (see policy.ts), one page, newest first. */
+export async function listAuditEventsForActor(actor: Actor, query: unknown): Promise<AuditEventPage> {
+  return listAuditEvents(await assertCanReadAudit(actor), query);
 }

@@ -92,7 +92,15 @@ function readCookie(header: string | null, name: string): string | undefined {
   for (const part of header.split(";")) {
     const index = part.indexOf("=");
     if (index < 0) continue;
-    cookies.set(part.slice(0, index).trim(), decodeURIComponent(part.slice(index + 1).trim()));
+    const key = part.slice(0, index).trim();
+    // Only our cookies are decoded, and a malformed one counts as absent: a stray cookie of
+    // another app on the same host must not break every page.
+    if (key !== name && !key.startsWith(`${name}.`)) continue;
+    try {
+      cookies.set(key, decodeURIComponent(part.slice(index + 1).trim()));
+    } catch {
+      // ignore
+    }
   }
   const whole = cookies.get(name);
   if (whole) return whole;

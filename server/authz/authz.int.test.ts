@@ -58,7 +58,11 @@ describe.each(TEST_DB_KINDS)("authorization on %s", (kind) => {
     const viewer = actors.viewer as Actor;
     expect((await authorize(viewer, "pipeline:read", project("storefront"))).allow).toBe(true);
     const denied = await authorize(viewer, "pipeline:run", project("storefront"));
-    expect(denied).toEqual({ allow: false, reason: "no role of the principal in this scope grants pipeline:run" });
+    expect(denied).toEqual({
+      allow: false,
+      reason: "no role of the principal in this scope grants pipeline:run",
+      isTenantMember: true,
+    });
     await expect(assertAuthorized(viewer, "pipeline:run", project("storefront"))).rejects.toMatchObject({
       code: "FORBIDDEN",
     });
@@ -69,7 +73,11 @@ describe.each(TEST_DB_KINDS)("authorization on %s", (kind) => {
     const globex = actors.owner as Actor; // owner@globex...
     expect(globex.email).toMatch(/globex/);
     const decision = await authorize(globex, "project:read", project("storefront"));
-    expect(decision).toEqual({ allow: false, reason: "the principal has no binding in this organization" });
+    expect(decision).toEqual({
+      allow: false,
+      reason: "the principal has no binding in this organization",
+      isTenantMember: false,
+    });
     await expect(assertAuthorized(globex, "project:read", project("storefront"))).rejects.toMatchObject({
       code: "NOT_FOUND",
     });

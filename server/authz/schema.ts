@@ -30,6 +30,8 @@ export interface Decision {
   bindingId?: string;
   role?: RoleName;
   scope?: "organization" | "project";
+  /** False when the principal has no binding at all in the resource's organization. */
+  isTenantMember: boolean;
 }
 
 export interface MembershipView {

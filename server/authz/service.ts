@@ -24,6 +24,7 @@ export async function authorize(principal: Principal, action: Permission, resour
         bindingId: binding.id,
         role: binding.role,
         scope,
+        isTenantMember: true,
       };
     }
   }
@@ -32,6 +33,7 @@ export async function authorize(principal: Principal, action: Permission, resour
     reason: sawTenant
       ? `no role of the principal in this scope grants ${action}`
       : "the principal has no binding in this organization",
+    isTenantMember: sawTenant,
   };
 }
 
@@ -47,7 +49,7 @@ export async function assertAuthorized(
 ): Promise<Decision> {
   const decision = await authorize(principal, action, resource);
   if (decision.allow) return decision;
-  if (decision.reason === "the principal has no binding in this organization") throw AppError.notFound(what);
+  if (!decision.isTenantMember) throw AppError.notFound(what);
   throw new AppError("FORBIDDEN", `Not allowed to ${action}: ${decision.reason}`);
 }
 
@@ -76,4 +78,21 @@ export async function organizationsWhere(principal: Principal, action: Permissio
 /** The users who belong to these organizations (for scoping member-level records). */
 export async function listOrganizationMemberIds(organizationIds: readonly string[]): Promise<string[]> {
   return listMemberUserIds(organizationIds);
+}
+
+/**
+ * Where the action is allowed: organizations bound at organization scope, and projects bound
+ * one by one (each with its organization, so a project id never crosses a tenant).
+ */
+export async function allowedScopes(
+  principal: Principal,
+  action: Permission,
+): Promise<{ organizationIds: string[]; projects: { organizationId: string; projectId: string }[] }> {
+  const bindings = (await listBindingsForUser(principal.id)).filter((b) => roleAllows(b.role, action));
+  return {
+    organizationIds: [...new Set(bindings.filter((b) => b.projectId === null).map((b) => b.organizationId))],
+    projects: bindings
+      .filter((b) => b.projectId !== null)
+      .map((b) => ({ organizationId: b.organizationId, projectId: b.projectId as string })),
+  };
 }

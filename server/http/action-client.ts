@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Actor } from "@/server/auth/schema";
 import { headers } from "next/headers";
 import { getLogger } from "@/server/observability/logger";
+import { countUnhandledError } from "@/server/observability/metrics";
 import { contextFromHeaders, runWithRequestContext } from "@/server/observability/request-context";
 import { AppError, type ErrorCode, type InvalidParam, isAppError } from "./errors";
 
@@ -43,6 +44,7 @@ export function defineAction<S extends z.ZodType, T>(options: {
           };
         }
         log.error({ err: error, action: options.name }, "server action failed");
+        countUnhandledError("action");
         return { error: { code: "INTERNAL", message: "Something went wrong" } };
       }
     });

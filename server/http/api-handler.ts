@@ -1,7 +1,6 @@
 import "server-only";
 import type { z } from "zod";
 import { type Actor, getActorFromRequest } from "@/server/auth/service";
-import { getEnv } from "@/server/env";
 import { getLogger } from "@/server/observability/logger";
 import { countUnhandledError } from "@/server/observability/metrics";
 import {
@@ -209,13 +208,9 @@ function checkResponse<R>(schema: z.ZodType<R>, result: unknown, route: string):
   const parsed = schema.safeParse(result);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
-  // A contract break is a bug: fail loudly where tests and developers see it, but in production
-  // keep serving (the client may cope) and leave a trail to fix it.
-  if (getEnv().NODE_ENV !== "production") {
-    throw new Error(`Response of ${route} does not match its schema: ${JSON.stringify(issues)}`);
-  }
-  log.error({ route, issues }, "response does not match its schema");
-  return result;
+  // A contract break is a bug. Never send the unparsed result: the schema is also what strips
+  // fields that must not leave the server. Fail as a 500 (logged and counted by the caller).
+  throw new Error(`Response of ${route} does not match its schema: ${JSON.stringify(issues)}`);
 }
 
 function problemResponse(error: AppError, requestId: string): Response {

@@ -6,10 +6,19 @@ const projectInclude = {
   _count: { select: { memberships: true } },
 } as const;
 
-export async function listProjectsIn(filter: { organizationIds: string[]; projectIds: string[] }, tx?: DbTx) {
+export async function listProjectsIn(
+  filter: { organizationIds: string[]; projects: { organizationId: string; projectId: string }[] },
+  tx?: DbTx,
+) {
   const db = tx ?? (await getPrisma());
   return db.project.findMany({
-    where: { OR: [{ organizationId: { in: filter.organizationIds } }, { id: { in: filter.projectIds } }] },
+    where: {
+      OR: [
+        { organizationId: { in: filter.organizationIds } },
+        // Matched with its organization: a project id alone must never cross a tenant.
+        ...filter.projects.map((p) => ({ id: p.projectId, organizationId: p.organizationId })),
+      ],
+    },
     include: projectInclude,
     orderBy: [{ organization: { name: "asc" } }, { name: "asc" }],
   });

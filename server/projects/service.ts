@@ -1,7 +1,6 @@
 import "server-only";
 import type { Actor } from "@/server/auth/schema";
-import { assertAuthorized, listMemberships } from "@/server/authz/service";
-import { roleAllows } from "@/server/authz/roles";
+import { allowedScopes, assertAuthorized } from "@/server/authz/service";
 import { AppError } from "@/server/http/errors";
 import { findProjectBySlugs, listProjectMemberships, listProjectsIn } from "./repo";
 import type { ProjectDetail, ProjectSummary } from "./schema";
@@ -24,15 +23,9 @@ function toSummary(row: ProjectRow): ProjectSummary {
 
 /** Projects the actor may read: all of an organization where bound there, else bound projects. */
 export async function listProjectsForActor(actor: Actor): Promise<ProjectSummary[]> {
-  const memberships = await listMemberships(actor);
-  const organizationIds = memberships
-    .filter((m) => m.projectId === null && roleAllows(m.role, "project:read"))
-    .map((m) => m.organizationId);
-  const projectIds = memberships
-    .filter((m) => m.projectId !== null && roleAllows(m.role, "project:read"))
-    .map((m) => m.projectId as string);
-  if (organizationIds.length === 0 && projectIds.length === 0) return [];
-  return (await listProjectsIn({ organizationIds, projectIds })).map(toSummary);
+  const { organizationIds, projects } = await allowedScopes(actor, "project:read");
+  if (organizationIds.length === 0 && projects.length === 0) return [];
+  return (await listProjectsIn({ organizationIds, projects })).map(toSummary);
 }
 
 export async function getProject(actor: Actor, organizationSlug: string, projectSlug: string): Promise<ProjectDetail> {

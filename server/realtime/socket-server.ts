@@ -26,6 +26,17 @@ export function attachRealtime(server: HttpServer): RealtimeServer {
     serveClient: false,
     // Next's dev server owns the other upgrade requests (hot reload): leave them alone.
     destroyUpgrade: false,
+    // WebSockets skip CORS and carry the session cookie: accept only pages of this origin
+    // (cross-site WebSocket hijacking). Non-browser clients send no Origin.
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      if (!origin) return callback(null, true);
+      try {
+        callback(null, new URL(origin).host === req.headers.host);
+      } catch {
+        callback(null, false);
+      }
+    },
   });
   io.use(async (socket, next) => {
     try {

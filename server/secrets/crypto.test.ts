@@ -22,7 +22,7 @@ function expectDecryptError(fn: () => unknown, reason: SecretDecryptError["reaso
   } catch (error) {
     expect(error).toBeInstanceOf(SecretDecryptError);
     expect(isAppError(error)).toBe(true);
-    expect((error as SecretDecryptError).code).toBe("INVALID_INPUT");
+    expect((error as SecretDecryptError).code).toBe("INTERNAL");
     expect((error as SecretDecryptError).reason).toBe(reason);
     return error as SecretDecryptError;
   }

@@ -34,7 +34,9 @@ export class SecretDecryptError extends AppError {
   readonly reason: SecretDecryptReason;
 
   constructor(reason: SecretDecryptReason, message: string, options: { keyId?: string; cause?: unknown } = {}) {
-    super("INVALID_INPUT", message, {
+    // A key that cannot open a stored secret is the server's configuration, not the caller's
+    // input: INTERNAL, so the caller sees "Something went wrong" and the log has the detail.
+    super("INTERNAL", message, {
       details: { reason, ...(options.keyId ? { keyId: options.keyId } : {}) },
       cause: options.cause,
     });

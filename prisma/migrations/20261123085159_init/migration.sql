@@ -191,3 +191,10 @@ CREATE TRIGGER "audit_events_no_update" BEFORE UPDATE ON "audit_events"
 
 CREATE TRIGGER "audit_events_no_delete" BEFORE DELETE ON "audit_events"
     FOR EACH ROW EXECUTE FUNCTION "audit_events_reject_change"();
+
+CREATE TRIGGER "audit_events_no_truncate" BEFORE TRUNCATE ON "audit_events"
+    FOR EACH STATEMENT EXECUTE FUNCTION "audit_events_reject_change"();
+
+-- Emails are stored lowercase: sign-in lowercases what it is given, so a mixed-case row could
+-- never sign in, and uniqueness must not depend on case.
+ALTER TABLE "users" ADD CONSTRAINT "users_email_lowercase_check" CHECK ("email" = lower("email"));
