@@ -32,6 +32,7 @@ if (usePostgres) {
   // Production on PostgreSQL refuses to generate these (replicas must share them).
   env.AUTH_SECRET ??= randomBytes(32).toString("base64url");
   env.MICROSTACK_MASTER_KEY ??= `e2e:${randomBytes(32).toString("base64")}`;
+  env.MICROSTACK_SEED = "demo"; // production on PostgreSQL seeds nothing unless asked
 }
 
 const child = spawn(

@@ -58,26 +58,23 @@ async function auditSignInFailure(email: string, reason: string, userId?: string
   });
 }
 
-export async function auditSignIn(userId: string, method: string): Promise<void> {
+async function auditSession(userId: string, action: "auth.sign_in" | "auth.sign_out", details: Record<string, string>) {
   const user = await findUserById(userId);
   await recordAuditEvent({
     actor: { type: "user", id: userId, label: user?.email ?? "" },
-    action: "auth.sign_in",
+    action,
     outcome: "success",
     target: { type: "user", id: userId },
-    details: { method },
+    details,
   });
 }
 
-export async function auditSignOut(userId: string): Promise<void> {
-  const user = await findUserById(userId);
-  await recordAuditEvent({
-    actor: { type: "user", id: userId, label: user?.email ?? "" },
-    action: "auth.sign_out",
-    outcome: "success",
-    target: { type: "user", id: userId },
-    details: {},
-  });
+export function auditSignIn(userId: string, method: string): Promise<void> {
+  return auditSession(userId, "auth.sign_in", { method });
+}
+
+export function auditSignOut(userId: string): Promise<void> {
+  return auditSession(userId, "auth.sign_out", {});
 }
 
 /** The active user with this id, or null (deleted or deactivated users have no session). */

@@ -1,15 +1,10 @@
 import "server-only";
 import { getPrisma, type DbTx } from "@/server/db";
-import type { RoleName } from "./schema";
+import type { MembershipView } from "./schema";
 
-export interface BindingRow {
+/** A membership as the engine evaluates it: the view plus its id (the binding id in decisions). */
+export interface BindingRow extends MembershipView {
   id: string;
-  organizationId: string;
-  organizationSlug: string;
-  organizationName: string;
-  projectId: string | null;
-  role: RoleName;
-  via: "user" | "team";
 }
 
 /** Every membership that applies to the user: direct ones and those of the user's teams. */

@@ -78,6 +78,7 @@ describe("a running server on PostgreSQL", () => {
       MICROSTACK_MASTER_KEY: `k1:${randomBytes(32).toString("base64")}`,
       MICROSTACK_DATA_DIR: `/tmp/ms-lifecycle-${randomBytes(4).toString("hex")}`,
       MICROSTACK_DEMO_PASSWORD: PASSWORD,
+      MICROSTACK_SEED: "demo", // production on PostgreSQL seeds nothing unless asked
     });
     await waitFor("the server to start", () =>
       server.stdout.some((line) => line.startsWith("Microstack is running at")) ? true : undefined,
