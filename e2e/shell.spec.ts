@@ -52,6 +52,11 @@ test("the palette, shortcuts, theme and language work from the keyboard alone", 
   await expect(page.getByRole("heading", { name: "设置", level: 1 })).toBeVisible();
   await page.reload();
   await expect(page.getByRole("heading", { name: "设置", level: 1 })).toBeVisible();
+  // Dates follow the locale too.
+  await page.keyboard.press("g");
+  await page.keyboard.press("p");
+  await expect(page.getByRole("heading", { name: "项目", level: 1 })).toBeVisible();
+  await expect(page.getByRole("table")).toContainText(/\d{4}年\d{1,2}月\d{1,2}日/);
 
   // Back to English for the other tests (the preference lives in the account).
   await page.keyboard.press("Control+k");
@@ -77,14 +82,24 @@ test("density changes from the settings page", async ({ page }) => {
 
 test("the shell has no serious accessibility violations, in both themes", async ({ page }) => {
   await signIn(page, ADMIN);
-  for (const path of ["/", "/projects", "/projects/acme/storefront", "/audit", "/settings"]) {
-    await page.goto(path);
-    await expect(page.getByRole("main")).toBeVisible();
-    const results = await new AxeBuilder({ page }).analyze();
-    const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    expect(serious.map((v) => `${path}: ${v.id} ${v.help}`)).toEqual([]);
+  for (const theme of ["light", "dark"] as const) {
+    await page.keyboard.press("Control+k");
+    await page.keyboard.type(`use ${theme} theme`);
+    await page.keyboard.press("Enter");
+    await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
+    for (const path of ["/", "/projects", "/projects/acme/storefront", "/audit", "/settings"]) {
+      await page.goto(path);
+      await expect(page.getByRole("main")).toBeVisible();
+      await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
+      const results = await new AxeBuilder({ page }).analyze();
+      const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      expect(serious.map((v) => `${theme} ${path}: ${v.id} ${v.help}`)).toEqual([]);
+    }
   }
-  await page.goto("/sign-in");
+  await page.keyboard.press("Control+k");
+  await page.keyboard.type("use system theme");
+  await page.keyboard.press("Enter");
+  await expect(page.locator("html")).toHaveAttribute("data-theme", "system");
   await page.context().clearCookies();
   await page.goto("/sign-in");
   const signInResults = await new AxeBuilder({ page }).analyze();
@@ -103,4 +118,26 @@ test("an unknown page shows a real 404", async ({ page }) => {
   const response = await page.goto("/no/such/page");
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+});
+
+test("the audit log filters on the server", async ({ page }) => {
+  // A failed sign-in first, so there is a failure to filter for.
+  await page.goto("/sign-in");
+  await page.getByLabel("Email").fill(ADMIN);
+  await page.getByLabel("Password").fill("wrong-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: /\S/ })).toBeVisible();
+  await signIn(page, ADMIN);
+  await page.keyboard.press("g");
+  await page.keyboard.press("a");
+  await expect(page.getByRole("heading", { name: "Audit log", level: 1 })).toBeVisible();
+  const table = page.getByRole("table");
+  await expect(table).toContainText("auth.sign_in");
+  await page.getByLabel("Outcome").selectOption("failure");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(table.getByRole("row").nth(1)).toContainText("Failure");
+  await expect(table).not.toContainText("Success");
+  await page.getByLabel("Action starts with").fill("nothing.here");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByText("No audit events match these filters.")).toBeVisible();
 });

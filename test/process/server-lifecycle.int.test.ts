@@ -50,6 +50,7 @@ describe("start-up failures", () => {
     const proc = runNode("server/main.ts", { PORT: "not-a-port", MICROSTACK_DATA_DIR: "/tmp/ms-badenv" });
     expect((await proc.exited).code).toBe(1);
     expect(proc.stderr.join("\n")).toMatch(/PORT: .*number/i);
+    expect(proc.stderr.join("\n")).not.toMatch(/^\s+at /m); // a message for a person, not a stack
   });
 });
 
