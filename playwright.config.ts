@@ -14,7 +14,7 @@ export default defineConfig({
   retries: process.env.CI ? 1 : 0,
   timeout: 60_000,
   expect: { timeout: 10_000 },
-  reporter: [["list"], ["json", { outputFile: "test-results/playwright.json" }]],
+  reporter: [["list"], ["json", { outputFile: `test-results/playwright${process.env.TEST_REPORT_SUFFIX ?? ""}.json` }]],
   use: {
     trace: "retain-on-failure",
     launchOptions: {

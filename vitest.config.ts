@@ -18,6 +18,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     globalSetup: ["test/global-setup.ts"],
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
+    // TEST_REPORT_SUFFIX keeps a second pass (CI's Node 24 run) from overwriting the first report.
+    reporters: ["default", ["json", { outputFile: `test-results/vitest${process.env.TEST_REPORT_SUFFIX ?? ""}.json` }]],
   },
 });

@@ -136,9 +136,15 @@ describe("a running server on PostgreSQL", () => {
   });
 
   it("labels request metrics by route template, not raw path", async () => {
-    await fetch(`${baseUrl}/projects/acme/storefront`, { redirect: "manual" });
-    await fetch(`${baseUrl}/api/v1/audit-events?limit=nope`);
-    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    await (await fetch(`${baseUrl}/projects/acme/storefront`, { redirect: "manual" })).arrayBuffer();
+    await (await fetch(`${baseUrl}/api/v1/audit-events?limit=nope`)).arrayBuffer();
+    // Observed when each response closes, which can be a moment after the client has it.
+    const metrics = await waitFor("both requests in /metrics", async () => {
+      const text = await (await fetch(`${baseUrl}/metrics`)).text();
+      return text.includes('route="/api/v1/audit-events"') && text.includes('route="/projects/[org]/[project]"')
+        ? text
+        : undefined;
+    });
     expect(metrics).toMatch(/microstack_requests_code_total\{[^}]*route="\/projects\/\[org\]\/\[project\]"/);
     expect(metrics).toMatch(/microstack_requests_duration_ms_bucket\{[^}]*route="\/api\/v1\/audit-events"/);
     expect(metrics).not.toContain('route="/projects/acme/storefront"');
