@@ -6,6 +6,7 @@ import type { ConditionInput } from "./attributes";
 import { ConditionError, createConditionCompiler } from "./compile";
 import { prepareConditionInput } from "./environment";
 import { evaluateCondition } from "./evaluate";
+import { TIME_GETTERS } from "./template";
 
 // Differential test: random well-typed conditions over the declared attributes, inside the
 // supported subset (SUPPORTED.md), evaluated by our cel-js path (compile -> template ->
@@ -37,17 +38,6 @@ const STRING_FIELDS = [
   "action",
   "request.ip",
   "request.userAgent",
-];
-const TIME_GETTERS = [
-  "getFullYear",
-  "getMonth",
-  "getDate",
-  "getDayOfMonth",
-  "getDayOfWeek",
-  "getHours",
-  "getMinutes",
-  "getSeconds",
-  "getMilliseconds",
 ];
 
 // 2,000 conditions x 3 inputs keeps the file at a few seconds; set CEL_DIFFERENTIAL_RUNS higher

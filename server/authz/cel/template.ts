@@ -47,7 +47,8 @@ const REFUSED_FUNCTIONS: Readonly<Record<string, string>> = {
   bool: "bool() is not supported: compare the string instead",
 };
 
-const TIME_GETTERS = [
+/** The timestamp getters conditions may call (UTC only; see SUPPORTED.md). */
+export const TIME_GETTERS = [
   "getFullYear",
   "getMonth",
   "getDate",
