@@ -27,6 +27,12 @@ export interface Database {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Runs fn inside one transaction on one connection (raw SQL), rolled back if it throws. */
   transaction<T>(fn: (tx: RawTx) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to NOTIFY on a channel. PostgreSQL: one dedicated connection that reconnects by
+   * itself and calls onReconnect after a gap (notifications sent meanwhile are lost, so the
+   * caller resynchronizes). Closing the database ends every subscription.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -77,6 +83,7 @@ async function createPGliteDatabase(options: { dataDir?: string; pglite?: PGlite
           query: async <T>(sql: string, params?: unknown[]) => (await tx.query<T>(sql, params)).rows,
         }),
       ),
+    listen: async (channel, onPayload) => pglite.listen(channel, onPayload),
     close: async () => {
       await prisma.$disconnect();
       if (!pglite.closed) await pglite.close();
@@ -132,6 +139,7 @@ async function createPostgresDatabase(options: { url: string; poolMax?: number }
   // the pool replaces it and /readyz reports the outage meanwhile.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const listeners = new Set<PostgresListener>();
   return {
     kind: "postgres",
     description,
@@ -159,9 +167,84 @@ async function createPostgresDatabase(options: { url: string; poolMax?: number }
         conn.release();
       }
     },
+    listen: (channel, onPayload, onReconnect) => {
+      const listener = listenPostgres(options.url, channel, onPayload, onReconnect);
+      listeners.add(listener);
+      return listener.ready.then(() => async () => {
+        listeners.delete(listener);
+        await listener.stop();
+      });
+    },
     close: async () => {
+      await Promise.all([...listeners].map((listener) => listener.stop()));
+      listeners.clear();
       await prisma.$disconnect();
       await pool.end();
+    },
+  };
+}
+
+interface PostgresListener {
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const RECONNECT_DELAYS_MS = [100, 500, 1_000, 2_000, 5_000];
+
+/** A LISTEN connection that outlives database restarts: reconnects with backoff, then resyncs. */
+function listenPostgres(
+  url: string,
+  channel: string,
+  onPayload: (payload: string) => void,
+  onReconnect?: () => void,
+): PostgresListener {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let attempt = 0;
+  const quoted = `"${channel.replaceAll('"', '""')}"`;
+
+  const connect = async (isReconnect: boolean): Promise<void> => {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    next.on("notification", (message) => {
+      if (message.channel === channel) onPayload(message.payload ?? "");
+    });
+    next.on("error", () => {});
+    next.on("end", () => {
+      if (stopped || client !== next) return;
+      client = undefined;
+      schedule();
+    });
+    await next.connect();
+    await next.query(`LISTEN ${quoted}`);
+    if (stopped) {
+      await next.end().catch(() => {});
+      return;
+    }
+    client = next;
+    attempt = 0;
+    if (isReconnect) onReconnect?.();
+  };
+
+  const schedule = () => {
+    if (stopped || timer) return;
+    const delay = RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)] ?? 5_000;
+    attempt++;
+    timer = setTimeout(() => {
+      timer = undefined;
+      connect(true).catch(schedule);
+    }, delay);
+    timer.unref();
+  };
+
+  return {
+    ready: connect(false),
+    stop: async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      const current = client;
+      client = undefined;
+      await current?.end().catch(() => {});
     },
   };
 }

@@ -57,6 +57,20 @@ const envSchema = z.object({
     .default("false")
     .transform((value) => value === "true" || value === "1"),
   MICROSTACK_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** Which authorization decisions the decision log keeps: all, only denies, or none. */
+  MICROSTACK_AUTHZ_DECISION_LOG: z.enum(["all", "deny", "off"]).default("all"),
+  /** Fraction of allow decisions kept when logging all (denies are always kept). */
+  MICROSTACK_AUTHZ_DECISION_LOG_SAMPLE: z.coerce.number().min(0).max(1).default(1),
+  /** Days the decision log is kept. */
+  MICROSTACK_AUTHZ_DECISION_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /**
+   * Bearer token for machine clients of the OPA-compatible API (/v1/data, /v0/data, POST /),
+   * such as sidecars, until service accounts exist. Unset: only signed-in users may query.
+   */
+  MICROSTACK_AUTHZ_API_TOKEN: z.preprocess(
+    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
+    z.string().min(32, "must be at least 32 characters").max(512).optional(),
+  ),
 });
 
 export type Env = Omit<z.infer<typeof envSchema>, "MICROSTACK_SEED"> & {

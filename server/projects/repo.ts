@@ -37,7 +37,11 @@ export async function listProjectMemberships(projectId: string, organizationId: 
   const db = tx ?? (await getPrisma());
   return db.membership.findMany({
     where: { organizationId, OR: [{ projectId }, { projectId: null }] },
-    include: { user: { select: { name: true, email: true } }, team: { select: { name: true } } },
+    include: {
+      user: { select: { name: true, email: true } },
+      team: { select: { name: true } },
+      customRole: { select: { slug: true } },
+    },
     orderBy: [{ role: "asc" }, { createdAt: "asc" }],
   });
 }

@@ -45,7 +45,7 @@ export async function getProject(actor: Actor, organizationSlug: string, project
       kind: m.userId ? "user" : "team",
       name: m.user?.name ?? m.team?.name ?? "",
       email: m.user?.email,
-      role: m.role,
+      role: m.role ?? m.customRole?.slug ?? "",
       scope: m.projectId ? "project" : "organization",
     })),
   };

@@ -1,0 +1,431 @@
+import "server-only";
+import { ConditionInputError, type PreparedConditionInput, prepareConditionInput } from "../cel/environment";
+import { evaluateCondition } from "../cel/evaluate";
+import { explainCondition } from "../cel/explain";
+import {
+  bindingsFor,
+  type CompiledBinding,
+  type CompiledPolicy,
+  type OrganizationIndex,
+  policiesFor,
+  SCOPE_LEVELS,
+  type Snapshot,
+  type SubjectEntry,
+} from "./snapshot";
+import type { AuthzRequest, Decision, Explanation, NearMiss, ReasonCode } from "./types";
+
+// The decision procedure. Precedence, in the order it is checked (docs: server/authz/README.md):
+//   0. Tenant isolation: only the resource's organization is consulted; a principal with no
+//      binding and no team there is not a member and is refused (NOT_FOUND to callers).
+//   1. Guardrails: organization-wide deny policies. Nothing overrides them.
+//   2. Deny policies, at any scope containing the resource: explicit deny beats every allow.
+//   3. Bindings: the most specific scope at which some binding of the principal (directly or
+//      through a team) grants the action decides. Its conditions apply; broader bindings for
+//      the same action are not consulted, so a narrower binding can add a condition (narrow) or
+//      grant at a scope the broader one does not reach (extend). Several bindings at that scope:
+//      any one whose condition holds allows.
+//   4. Allow policies: a matching allow policy grants even without a binding (members only).
+//   5. Otherwise deny.
+// A condition that fails to evaluate counts as "does not hold" for grants and as "holds" for
+// denies: errors always fail closed.
+
+type Outcome = true | false | "error";
+
+interface Evaluation {
+  readonly request: AuthzRequest;
+  readonly index: OrganizationIndex;
+  readonly teams: readonly string[] | undefined;
+  input: PreparedConditionInput | null | undefined;
+  inputError: string | undefined;
+  rolesHere: string[] | undefined;
+  lastError: string | undefined;
+  candidates: number;
+}
+
+const NO_TEAMS: readonly string[] = [];
+
+function scopeContains(
+  rule: {
+    projectId: string | null;
+    environment: string | null;
+    resourceType: string | null;
+    resourceId: string | null;
+  },
+  request: AuthzRequest,
+): boolean {
+  const resource = request.resource;
+  if (rule.projectId !== null && rule.projectId !== resource.projectId) return false;
+  if (rule.environment !== null && rule.environment !== resource.environment) return false;
+  if (rule.resourceId !== null && (rule.resourceId !== resource.id || rule.resourceType !== resource.type))
+    return false;
+  return true;
+}
+
+function subjectEntries(index: OrganizationIndex, request: AuthzRequest, teams: readonly string[]): SubjectEntry[] {
+  const principal = request.principal;
+  const entries: SubjectEntry[] = [];
+  const own = (principal.type === "user" ? index.users : index.serviceAccounts).get(principal.id);
+  if (own) entries.push(own);
+  for (const team of teams) {
+    const entry = index.teams.get(team);
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+/** Names of the roles the principal holds at scopes containing the resource (any action). */
+function rolesHere(evaluation: Evaluation): string[] {
+  if (evaluation.rolesHere) return evaluation.rolesHere;
+  const names = new Set<string>();
+  for (const entry of subjectEntries(evaluation.index, evaluation.request, evaluation.teams ?? NO_TEAMS)) {
+    for (const binding of entry.bindings) if (scopeContains(binding, evaluation.request)) names.add(binding.role.name);
+  }
+  evaluation.rolesHere = [...names];
+  return evaluation.rolesHere;
+}
+
+function conditionInput(evaluation: Evaluation): PreparedConditionInput | null {
+  if (evaluation.input !== undefined) return evaluation.input;
+  const { principal, resource, context } = evaluation.request;
+  try {
+    evaluation.input = prepareConditionInput({
+      principal: {
+        id: principal.id,
+        type: principal.type,
+        email: principal.email ?? "",
+        roles: rolesHere(evaluation),
+        teams: evaluation.teams ?? NO_TEAMS,
+        mfa: principal.mfa ?? context?.mfa ?? false,
+        attributes: principal.attributes ?? {},
+      },
+      resource: {
+        type: resource.type,
+        id: resource.id ?? "",
+        organizationId: resource.organizationId,
+        projectId: resource.projectId ?? "",
+        environment: resource.environment ?? "",
+        createdBy: resource.createdBy ?? "",
+        labels: resource.labels ?? {},
+      },
+      action: evaluation.request.action,
+      request: {
+        time: context?.time ?? new Date(),
+        ip: context?.ip ?? "",
+        mfa: context?.mfa ?? principal.mfa ?? false,
+        userAgent: context?.userAgent ?? "",
+      },
+    });
+  } catch (error) {
+    evaluation.input = null;
+    evaluation.inputError = error instanceof ConditionInputError ? error.message : String(error);
+  }
+  return evaluation.input;
+}
+
+function evaluate(rule: CompiledBinding | CompiledPolicy, evaluation: Evaluation): Outcome {
+  if (rule.conditionError !== null) {
+    evaluation.lastError = rule.conditionError;
+    return "error";
+  }
+  if (rule.condition === null) return true;
+  const input = conditionInput(evaluation);
+  if (input === null) {
+    evaluation.lastError = evaluation.inputError;
+    return "error";
+  }
+  const result = evaluateCondition(rule.condition, input);
+  if (result.ok) return result.value;
+  evaluation.lastError = result.error;
+  return "error";
+}
+
+function policyApplies(policy: CompiledPolicy, evaluation: Evaluation): boolean {
+  const request = evaluation.request;
+  if (policy.resourceTypes !== null && !policy.resourceTypes.has(request.resource.type)) return false;
+  if (!scopeContains(policy, request)) return false;
+  if (policy.anySubject) return true;
+  const principal = request.principal;
+  if (principal.type === "user" ? policy.users.has(principal.id) : policy.serviceAccounts.has(principal.id)) {
+    return true;
+  }
+  if (evaluation.teams) for (const team of evaluation.teams) if (policy.teams.has(team)) return true;
+  if (policy.roles.size > 0) for (const role of rolesHere(evaluation)) if (policy.roles.has(role)) return true;
+  return false;
+}
+
+function decision(
+  evaluation: Evaluation,
+  snapshot: Snapshot,
+  allow: boolean,
+  reasonCode: ReasonCode,
+  reason: string,
+  rule: { binding?: CompiledBinding; policy?: CompiledPolicy } = {},
+): Decision {
+  const matched = rule.binding ?? rule.policy;
+  const result: Decision = {
+    allow,
+    reasonCode,
+    reason,
+    bindingId: rule.binding?.id ?? null,
+    policyId: rule.policy?.id ?? null,
+    role: rule.binding?.role.name ?? null,
+    scope: matched ? (SCOPE_LEVELS[matched.level] ?? null) : null,
+    revision: snapshot.revision,
+    isTenantMember: true,
+    candidates: evaluation.candidates,
+  };
+  if (reasonCode === "condition_error") result.error = evaluation.lastError;
+  return result;
+}
+
+function notMember(snapshot: Snapshot, reasonCode: ReasonCode, reason: string): Decision {
+  return {
+    allow: false,
+    reasonCode,
+    reason,
+    bindingId: null,
+    policyId: null,
+    role: null,
+    scope: null,
+    revision: snapshot.revision,
+    isTenantMember: false,
+    candidates: 0,
+  };
+}
+
+function denyByPolicy(
+  policies: readonly CompiledPolicy[],
+  evaluation: Evaluation,
+  snapshot: Snapshot,
+  reasonCode: "guardrail" | "deny_policy",
+): Decision | null {
+  for (const policy of policies) {
+    if (!policyApplies(policy, evaluation)) continue;
+    evaluation.candidates++;
+    const outcome = evaluate(policy, evaluation);
+    if (outcome === false) continue;
+    const what = reasonCode === "guardrail" ? "guardrail" : "deny policy";
+    const reason =
+      outcome === true
+        ? `${what} ${policy.name} denies ${evaluation.request.action}`
+        : `${what} ${policy.name} denies ${evaluation.request.action}: its condition failed to evaluate (${evaluation.lastError})`;
+    return decision(evaluation, snapshot, false, reasonCode, reason, { policy });
+  }
+  return null;
+}
+
+/**
+ * Answers one request against a snapshot. Synchronous, allocation-light and never throws: a
+ * malformed request is denied with reasonCode invalid_request.
+ */
+export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
+  const resource = request.resource;
+  const index = snapshot.organizations.get(resource.organizationId);
+  if (index === undefined) return notMember(snapshot, "not_member", "the principal has nothing in this organization");
+  const principal = request.principal;
+  const teams = principal.type === "user" ? index.teamsByUser.get(principal.id) : undefined;
+  const own = (principal.type === "user" ? index.users : index.serviceAccounts).get(principal.id);
+  if (own === undefined && teams === undefined) {
+    return notMember(snapshot, "not_member", "the principal has nothing in this organization");
+  }
+
+  const evaluation: Evaluation = {
+    request,
+    index,
+    teams,
+    input: undefined,
+    inputError: undefined,
+    rolesHere: undefined,
+    lastError: undefined,
+    candidates: 0,
+  };
+  const action = request.action;
+  const policies = policiesFor(index, action);
+
+  if (policies.guardrails.length > 0) {
+    const denied = denyByPolicy(policies.guardrails, evaluation, snapshot, "guardrail");
+    if (denied) return denied;
+  }
+  if (policies.denies.length > 0) {
+    const denied = denyByPolicy(policies.denies, evaluation, snapshot, "deny_policy");
+    if (denied) return denied;
+  }
+
+  // Bindings: find the most specific level with a granting binding; its conditions decide.
+  let bestLevel = -1;
+  let granted: CompiledBinding | null = null;
+  let failed: CompiledBinding | null = null;
+  let errored = false;
+  const consider = (list: readonly CompiledBinding[]) => {
+    for (const binding of list) {
+      if (binding.level < bestLevel) break;
+      if (!scopeContains(binding, request)) continue;
+      evaluation.candidates++;
+      if (binding.level > bestLevel) {
+        bestLevel = binding.level;
+        granted = null;
+        failed = null;
+        errored = false;
+      }
+      if (granted !== null) continue;
+      const outcome = evaluate(binding, evaluation);
+      if (outcome === true) granted = binding;
+      else {
+        failed ??= binding;
+        if (outcome === "error") errored = true;
+      }
+    }
+  };
+  if (own !== undefined) consider(bindingsFor(own, action));
+  if (teams !== undefined) {
+    for (const team of teams) {
+      const entry = index.teams.get(team);
+      if (entry !== undefined) consider(bindingsFor(entry, action));
+    }
+  }
+  const grantedBinding = granted as CompiledBinding | null;
+  if (grantedBinding !== null) {
+    return decision(
+      evaluation,
+      snapshot,
+      true,
+      "binding",
+      `role ${grantedBinding.role.name} at ${SCOPE_LEVELS[grantedBinding.level]} scope grants ${action}`,
+      { binding: grantedBinding },
+    );
+  }
+
+  for (const policy of policies.allows) {
+    if (!policyApplies(policy, evaluation)) continue;
+    evaluation.candidates++;
+    if (evaluate(policy, evaluation) === true) {
+      return decision(evaluation, snapshot, true, "allow_policy", `allow policy ${policy.name} grants ${action}`, {
+        policy,
+      });
+    }
+  }
+
+  const failedBinding = failed as CompiledBinding | null;
+  if (failedBinding !== null) {
+    const where = `role ${failedBinding.role.name} at ${SCOPE_LEVELS[failedBinding.level]} scope grants ${action}`;
+    return errored
+      ? decision(
+          evaluation,
+          snapshot,
+          false,
+          "condition_error",
+          `${where} but its condition failed to evaluate (${evaluation.lastError})`,
+          { binding: failedBinding },
+        )
+      : decision(
+          evaluation,
+          snapshot,
+          false,
+          "condition_failed",
+          `${where} only when its condition holds, and it does not`,
+          {
+            binding: failedBinding,
+          },
+        );
+  }
+  return decision(evaluation, snapshot, false, "no_grant", `no role or policy in this scope grants ${action}`);
+}
+
+function ruleName(rule: CompiledBinding | CompiledPolicy): string {
+  return "role" in rule ? rule.role.name : rule.name;
+}
+
+/**
+ * The decision plus how it came about: every rule the request reached and, for those whose
+ * condition did not hold, the failing clauses (near misses). Slower than decide (it evaluates
+ * everything and re-walks failing conditions); for the playground and `explain=notes`.
+ */
+export function explain(snapshot: Snapshot, request: AuthzRequest): Decision {
+  const result = decide(snapshot, request);
+  const index = snapshot.organizations.get(request.resource.organizationId);
+  const explanation: Explanation = { evaluated: [], nearMisses: [] };
+  result.explanation = explanation;
+  if (!index || !result.isTenantMember) return result;
+
+  const teams = request.principal.type === "user" ? index.teamsByUser.get(request.principal.id) : undefined;
+  const evaluation: Evaluation = {
+    request,
+    index,
+    teams,
+    input: undefined,
+    inputError: undefined,
+    rolesHere: undefined,
+    lastError: undefined,
+    candidates: 0,
+  };
+  const nearMiss = (rule: CompiledBinding | CompiledPolicy, kind: "binding" | "policy", effect: "allow" | "deny") => {
+    const entry: NearMiss = {
+      kind,
+      id: rule.id,
+      name: ruleName(rule),
+      effect,
+      scope: SCOPE_LEVELS[rule.level] ?? "organization",
+      condition: rule.conditionSource ?? "",
+      failing: [],
+    };
+    const input = rule.condition ? conditionInput(evaluation) : null;
+    if (rule.conditionError !== null) entry.error = rule.conditionError;
+    else if (rule.condition && input === null) entry.error = evaluation.inputError;
+    else if (rule.condition && input) {
+      const explained = explainCondition(rule.condition, input);
+      if (!explained.result.ok) entry.error = explained.result.error;
+      entry.failing = explained.failing.map(({ expression, line, column, message }) => ({
+        expression,
+        line,
+        column,
+        message,
+      }));
+    }
+    explanation.nearMisses.push(entry);
+  };
+
+  const policies = policiesFor(index, request.action);
+  for (const policy of [...policies.guardrails, ...policies.denies, ...policies.allows]) {
+    if (!policyApplies(policy, evaluation)) continue;
+    const outcome = evaluate(policy, evaluation);
+    explanation.evaluated.push({
+      kind: "policy",
+      id: policy.id,
+      name: policy.name,
+      effect: policy.effect,
+      scope: SCOPE_LEVELS[policy.level] ?? "organization",
+      outcome: outcome === true ? "matched" : outcome === false ? "condition_false" : "condition_error",
+    });
+    // A deny whose condition did not hold is a near miss only in the sense that it almost
+    // denied; an allow whose condition failed is the classic near miss.
+    if (outcome !== true && policy.effect === "allow") nearMiss(policy, "policy", "allow");
+  }
+
+  const bindings: CompiledBinding[] = [];
+  for (const entry of subjectEntries(index, request, teams ?? NO_TEAMS)) {
+    for (const binding of bindingsFor(entry, request.action))
+      if (scopeContains(binding, request)) bindings.push(binding);
+  }
+  const best = bindings.reduce((level, binding) => Math.max(level, binding.level), -1);
+  for (const binding of bindings.sort((a, b) => b.level - a.level)) {
+    const shadowed = binding.level < best;
+    const outcome = shadowed ? null : evaluate(binding, evaluation);
+    explanation.evaluated.push({
+      kind: "binding",
+      id: binding.id,
+      name: binding.role.name,
+      effect: "allow",
+      scope: SCOPE_LEVELS[binding.level] ?? "organization",
+      outcome:
+        outcome === null
+          ? "shadowed"
+          : outcome === true
+            ? "matched"
+            : outcome === false
+              ? "condition_false"
+              : "condition_error",
+    });
+    if (outcome === false || outcome === "error") nearMiss(binding, "binding", "allow");
+  }
+  return result;
+}
