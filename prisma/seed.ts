@@ -93,6 +93,81 @@ export async function seedDemoData(prisma: PrismaClient, options: { password?: s
       data: { organizationId: acme.id, projectId: payments.id, teamId: platform.id, role: "developer" },
     });
 
+    // Authorization policies that show the engine's model, each with test cases
+    // (npm run policy:test, and the Policies page).
+    const approver = await tx.user.findUniqueOrThrow({ where: { email: `approver@${DEMO_EMAIL_DOMAIN}` } });
+    const maintainer = await tx.user.findUniqueOrThrow({ where: { email: `maintainer@${DEMO_EMAIL_DOMAIN}` } });
+    await tx.policy.create({
+      data: {
+        organizationId: acme.id,
+        name: "no-self-approval",
+        description: "No one approves a deployment they started (a guardrail: nothing narrower overrides it).",
+        effect: "deny",
+        guardrail: true,
+        actions: ["deployment:approve"],
+        condition: "resource.createdBy == principal.id",
+        tests: [
+          {
+            name: "the approver may approve someone else's deployment",
+            input: {
+              principal: { id: approver.id, type: "user" },
+              action: "deployment:approve",
+              resource: { type: "deployment", projectId: storefront.id, environment: "prod", createdBy: developer.id },
+            },
+            expect: "allow",
+          },
+          {
+            name: "the approver may not approve their own deployment",
+            input: {
+              principal: { id: approver.id, type: "user" },
+              action: "deployment:approve",
+              resource: { type: "deployment", projectId: storefront.id, environment: "prod", createdBy: approver.id },
+            },
+            expect: "deny",
+          },
+        ],
+      },
+    });
+    await tx.policy.create({
+      data: {
+        organizationId: acme.id,
+        name: "prod-deploys-need-mfa",
+        description: "Deploying to prod needs a session signed in with a second factor.",
+        effect: "deny",
+        actions: ["environment:deploy"],
+        condition: 'resource.environment == "prod" && !request.mfa',
+        tests: [
+          {
+            name: "a maintainer deploys storefront to staging without MFA",
+            input: {
+              principal: { id: maintainer.id, type: "user" },
+              action: "environment:deploy",
+              resource: { type: "environment", projectId: storefront.id, environment: "staging" },
+            },
+            expect: "allow",
+          },
+          {
+            name: "a maintainer without MFA may not deploy storefront to prod",
+            input: {
+              principal: { id: maintainer.id, type: "user" },
+              action: "environment:deploy",
+              resource: { type: "environment", projectId: storefront.id, environment: "prod" },
+            },
+            expect: "deny",
+          },
+          {
+            name: "a maintainer with MFA deploys storefront to prod",
+            input: {
+              principal: { id: maintainer.id, type: "user", mfa: true },
+              action: "environment:deploy",
+              resource: { type: "environment", projectId: storefront.id, environment: "prod" },
+            },
+            expect: "allow",
+          },
+        ],
+      },
+    });
+
     // Another tenant, invisible to every Acme user.
     const globex = await tx.organization.create({ data: { slug: "globex", name: "Globex Inc" } });
     await tx.project.create({ data: { organizationId: globex.id, slug: "billing", name: "Billing" } });

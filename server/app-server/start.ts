@@ -4,6 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from "node:path";
 import next from "next";
 import type { Env } from "@/server/env";
+import { recordAuthzDecisions } from "@/server/audit/service";
+import { startAuthz, stopAuthz } from "@/server/authz/service";
 import { closeDatabase } from "@/server/db";
 import { intervalWorker, WorkerHost } from "@/server/jobs/worker-host";
 import { checkReadiness } from "@/server/observability/health";
@@ -44,6 +46,15 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
   const dev = env.NODE_ENV === "development";
   const app = next({ dev, dir, hostname: env.HOST, port: env.PORT });
   await app.prepare();
+  // Rules loaded and change notifications subscribed before the first request is accepted.
+  await startAuthz({
+    decisionLog: {
+      mode: env.MICROSTACK_AUTHZ_DECISION_LOG,
+      sampleRate: env.MICROSTACK_AUTHZ_DECISION_LOG_SAMPLE,
+      sink: (entries) =>
+        recordAuthzDecisions(entries, { retentionDays: env.MICROSTACK_AUTHZ_DECISION_LOG_RETENTION_DAYS }),
+    },
+  });
   const handle = app.getRequestHandler();
   const routes = existsSync(path.join(dir, "app"))
     ? createRouteMatcher(path.join(dir, "app"), { publicDir: path.join(dir, "public") })
@@ -156,6 +167,7 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
       await workers.stop();
+      await stopAuthz().catch((error: unknown) => log.warn({ err: error }, "authorization shutdown failed"));
       await app.close().catch(() => {});
       await closeDatabase();
       await shutdownTracing();

@@ -16,3 +16,12 @@ export async function assertCanReadAudit(actor: Actor): Promise<AuditReadScope> 
   }
   return { organizationIds, memberActorIds: await listOrganizationMemberIds(organizationIds) };
 }
+
+/** Organizations whose authorization decision log the actor may read (authz:read). */
+export async function assertCanReadDecisionLog(actor: Actor): Promise<string[]> {
+  const organizationIds = await organizationsWhere(actor, "authz:read");
+  if (organizationIds.length === 0) {
+    throw new AppError("FORBIDDEN", "Reading the decision log needs authz:read (admin, owner or maintainer)");
+  }
+  return organizationIds;
+}

@@ -124,3 +124,72 @@ export async function* iterateAuditChain(batchSize = 1_000): AsyncGenerator<Audi
     afterSeq = last.seq;
   }
 }
+
+// ---- Authorization decision log ----
+
+export interface NewAuthzDecisionRecord {
+  decisionId: string;
+  occurredAt: Date;
+  path: string;
+  revision: bigint;
+  organizationId: string | null;
+  projectId: string | null;
+  environment: string | null;
+  principalType: string;
+  principalId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string | null;
+  allow: boolean;
+  reasonCode: string;
+  reason: string;
+  policyId: string | null;
+  bindingId: string | null;
+  scope: string | null;
+  latencyUs: number;
+}
+
+export async function insertAuthzDecisions(rows: readonly NewAuthzDecisionRecord[]): Promise<void> {
+  if (rows.length === 0) return;
+  const db = await getPrisma();
+  await db.authzDecisionEvent.createMany({ data: [...rows], skipDuplicates: true });
+}
+
+export async function deleteAuthzDecisionsBefore(before: Date): Promise<number> {
+  const db = await getPrisma();
+  return (await db.authzDecisionEvent.deleteMany({ where: { occurredAt: { lt: before } } })).count;
+}
+
+export interface AuthzDecisionFilters {
+  organizationIds: readonly string[];
+  organizationId?: string;
+  principalId?: string;
+  action?: string;
+  allow?: boolean;
+  reasonCode?: string;
+  from?: Date;
+  to?: Date;
+  beforeSeq?: bigint;
+  take: number;
+}
+
+export async function listAuthzDecisions(filters: AuthzDecisionFilters) {
+  const db = await getPrisma();
+  const organizationIds = filters.organizationId
+    ? filters.organizationIds.filter((id) => id === filters.organizationId)
+    : [...filters.organizationIds];
+  const where: Prisma.AuthzDecisionEventWhereInput = {
+    organizationId: { in: organizationIds },
+    ...(filters.principalId ? { principalId: filters.principalId } : {}),
+    ...(filters.action
+      ? filters.action.includes(":")
+        ? { action: filters.action }
+        : { action: { startsWith: `${filters.action}:` } }
+      : {}),
+    ...(filters.allow !== undefined ? { allow: filters.allow } : {}),
+    ...(filters.reasonCode ? { reasonCode: filters.reasonCode } : {}),
+    ...(filters.from || filters.to ? { occurredAt: { gte: filters.from, lt: filters.to } } : {}),
+    ...(filters.beforeSeq !== undefined ? { seq: { lt: filters.beforeSeq } } : {}),
+  };
+  return db.authzDecisionEvent.findMany({ where, orderBy: { seq: "desc" }, take: filters.take });
+}

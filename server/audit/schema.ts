@@ -163,3 +163,78 @@ export type AuditChainVerification =
       count: number;
       brokenAt: { seq: string; reason: AuditChainBreak; occurredAt: string; action: string };
     };
+
+/** Filters of the authorization decision log (GET /api/v1/decision-log). */
+export const decisionLogQuerySchema = z
+  .object({
+    organizationId: optionalQuery(uuid),
+    principalId: optionalQuery(bounded(200)),
+    action: optionalQuery(
+      z
+        .string()
+        .trim()
+        .max(100)
+        .regex(
+          /^[a-z][a-z0-9-]*(:[a-z*][a-z0-9-]*)?$/,
+          "must be an action like pipeline:run or a resource type like pipeline",
+        ),
+    ),
+    effect: optionalQuery(z.enum(["allow", "deny"])),
+    reasonCode: optionalQuery(
+      z
+        .string()
+        .trim()
+        .max(32)
+        .regex(/^[a-z_]+$/, "must be a reason code"),
+    ),
+    from: optionalQuery(z.coerce.date()),
+    to: optionalQuery(z.coerce.date()),
+    cursor: optionalQuery(
+      z
+        .string()
+        .regex(/^[1-9][0-9]{0,18}$/, "must be a cursor returned by a previous page")
+        .refine(
+          (value) => !/^[0-9]+$/.test(value) || BigInt(value) <= 9_223_372_036_854_775_807n,
+          "must be a cursor returned by a previous page",
+        ),
+    ),
+    limit: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(200).default(50)),
+  })
+  .refine((query) => !query.from || !query.to || query.from < query.to, {
+    message: "must be after from",
+    path: ["to"],
+  });
+export type DecisionLogQueryInput = z.input<typeof decisionLogQuerySchema>;
+export type DecisionLogQuery = z.output<typeof decisionLogQuerySchema>;
+
+/** One logged authorization decision: OPA's decision log field names plus Microstack's. */
+export interface DecisionLogItem {
+  seq: string;
+  decision_id: string;
+  timestamp: string;
+  path: string;
+  revision: number;
+  input: {
+    principal: { type: string; id: string };
+    action: string;
+    resource: {
+      type: string;
+      id: string | null;
+      organizationId: string | null;
+      projectId: string | null;
+      environment: string | null;
+    };
+  };
+  result: boolean;
+  reason_code: string;
+  reason: string;
+  policy_id: string | null;
+  binding_id: string | null;
+  scope: string | null;
+  latency_us: number;
+}
+
+export interface DecisionLogPage {
+  items: DecisionLogItem[];
+  nextCursor: string | null;
+}

@@ -1,5 +1,5 @@
 import "server-only";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Actor } from "@/server/auth/schema";
 import { AppError } from "@/server/http/errors";
 import { getRequestContext } from "@/server/observability/request-context";
@@ -12,8 +12,12 @@ import {
   listAuditEvents as listAuditEventRecords,
   type NewAuditEventRecord,
   withAuditChainLock,
+  deleteAuthzDecisionsBefore,
+  insertAuthzDecisions,
+  listAuthzDecisions,
+  type NewAuthzDecisionRecord,
 } from "./repo";
-import { assertCanReadAudit } from "./policy";
+import { assertCanReadAudit, assertCanReadDecisionLog } from "./policy";
 import {
   type AuditActorType,
   type AuditChainVerification,
@@ -24,6 +28,9 @@ import {
   type AuditReadScope,
   auditEventInputSchema,
   auditListQuerySchema,
+  type DecisionLogItem,
+  type DecisionLogPage,
+  decisionLogQuerySchema,
 } from "./schema";
 
 /** The prevHash of the first event. */
@@ -219,4 +226,124 @@ function uuidV7(): string {
 /** The audit events the actor may read (see policy.ts), one page, newest first. */
 export async function listAuditEventsForActor(actor: Actor, query: unknown): Promise<AuditEventPage> {
   return listAuditEvents(await assertCanReadAudit(actor), query);
+}
+
+// ---- Authorization decision log ----
+
+/** What the authorization engine's decision log hands over (OPA's field names plus ours). */
+export interface AuthzDecisionEventInput {
+  decision_id: string;
+  timestamp: string;
+  path: string;
+  revision: number;
+  input: {
+    principal: { type: string; id: string };
+    action: string;
+    resource: {
+      type: string;
+      id: string | null;
+      organizationId: string;
+      projectId: string | null;
+      environment: string | null;
+    };
+  };
+  result: boolean;
+  reason_code: string;
+  reason: string;
+  policy_id: string | null;
+  binding_id: string | null;
+  scope: string | null;
+  latency_us: number;
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const uuidOrNull = (value: string | null | undefined) => (value && UUID_PATTERN.test(value) ? value : null);
+const clip = (value: string | null | undefined, max: number) => (value == null ? null : value.slice(0, max));
+
+let lastPrune = 0;
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * Stores a batch of decision events (the decision log's sink). Inputs come from callers of the
+ * OPA-compatible API too, so every field is bounded and ids that are not uuids are dropped
+ * rather than failing the batch. Old events are pruned at most hourly.
+ */
+export async function recordAuthzDecisions(
+  events: readonly AuthzDecisionEventInput[],
+  options: { retentionDays: number },
+): Promise<void> {
+  const rows: NewAuthzDecisionRecord[] = events.map((event) => ({
+    decisionId: uuidOrNull(event.decision_id) ?? randomUUID(),
+    occurredAt: new Date(event.timestamp),
+    path: clip(event.path, 200) ?? "",
+    revision: BigInt(Math.max(0, Math.trunc(event.revision))),
+    organizationId: uuidOrNull(event.input.resource.organizationId),
+    projectId: clip(event.input.resource.projectId, 200),
+    environment: clip(event.input.resource.environment, 64),
+    principalType: clip(event.input.principal.type, 32) ?? "",
+    principalId: clip(event.input.principal.id, 200) ?? "",
+    action: clip(event.input.action, 100) ?? "",
+    resourceType: clip(event.input.resource.type, 64) ?? "",
+    resourceId: clip(event.input.resource.id, 200),
+    allow: event.result,
+    reasonCode: clip(event.reason_code, 32) ?? "",
+    reason: clip(event.reason, 1_000) ?? "",
+    policyId: uuidOrNull(event.policy_id),
+    bindingId: uuidOrNull(event.binding_id),
+    scope: clip(event.scope, 16),
+    latencyUs: event.latency_us,
+  }));
+  await insertAuthzDecisions(rows);
+  if (Date.now() - lastPrune > PRUNE_INTERVAL_MS) {
+    lastPrune = Date.now();
+    await deleteAuthzDecisionsBefore(new Date(Date.now() - options.retentionDays * 24 * 60 * 60 * 1000));
+  }
+}
+
+/** The decision log of the organizations where the actor has authz:read; newest first. */
+export async function listDecisionLogForActor(actor: Actor, query: unknown): Promise<DecisionLogPage> {
+  const organizationIds = await assertCanReadDecisionLog(actor);
+  const parsed = decisionLogQuerySchema.safeParse(query ?? {});
+  if (!parsed.success) throw AppError.fromZod(parsed.error);
+  const q = parsed.data;
+  const records = await listAuthzDecisions({
+    organizationIds,
+    organizationId: q.organizationId,
+    principalId: q.principalId,
+    action: q.action,
+    allow: q.effect === undefined ? undefined : q.effect === "allow",
+    reasonCode: q.reasonCode,
+    from: q.from,
+    to: q.to,
+    beforeSeq: q.cursor ? BigInt(q.cursor) : undefined,
+    take: q.limit + 1,
+  });
+  const page = records.slice(0, q.limit);
+  const items: DecisionLogItem[] = page.map((record) => ({
+    seq: record.seq.toString(),
+    decision_id: record.decisionId,
+    timestamp: record.occurredAt.toISOString(),
+    path: record.path,
+    revision: Number(record.revision),
+    input: {
+      principal: { type: record.principalType, id: record.principalId },
+      action: record.action,
+      resource: {
+        type: record.resourceType,
+        id: record.resourceId,
+        organizationId: record.organizationId,
+        projectId: record.projectId,
+        environment: record.environment,
+      },
+    },
+    result: record.allow,
+    reason_code: record.reasonCode,
+    reason: record.reason,
+    policy_id: record.policyId,
+    binding_id: record.bindingId,
+    scope: record.scope,
+    latency_us: record.latencyUs,
+  }));
+  const last = page.at(-1);
+  return { items, nextCursor: records.length > q.limit && last ? last.seq.toString() : null };
 }

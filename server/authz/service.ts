@@ -4,13 +4,13 @@ import type { Actor } from "@/server/auth/schema";
 import { AppError } from "@/server/http/errors";
 import { getRequestContext } from "@/server/observability/request-context";
 import { ConditionError, compileCondition } from "./cel/compile";
-import { recordDecision } from "./decision-log";
+import { configureDecisionLog, type DecisionLogOptions, recordDecision, stopDecisionLog } from "./decision-log";
 import { decide, explain } from "./engine/decide";
 import { bindingsFor, type Snapshot } from "./engine/snapshot";
 import type { AuthzRequest, Decision } from "./engine/types";
 import { observeDecision } from "./metrics";
 import * as repo from "./repo";
-import { getSnapshot, refreshOrganization } from "./runtime";
+import { getSnapshot, refreshOrganization, stopAuthzRuntime } from "./runtime";
 import {
   type AuthzRequestInput,
   authzRequestSchema,
@@ -36,6 +36,22 @@ import {
 // The one question every request asks: may this principal do this action on this resource, in
 // this context? Answered by the compiled rule snapshot (engine/), timed, counted and logged.
 // Precedence and the rule model: server/authz/README.md.
+
+/**
+ * Loads the rule snapshot (and subscribes to changes) before the first request, and starts the
+ * decision log with the given sink. The sink is passed in rather than imported: the audit module
+ * that stores decisions itself asks this module for authorization.
+ */
+export async function startAuthz(options: { decisionLog: Partial<DecisionLogOptions> }): Promise<void> {
+  configureDecisionLog(options.decisionLog);
+  await getSnapshot();
+}
+
+/** Flushes the decision log and stops listening for rule changes (graceful shutdown). */
+export async function stopAuthz(): Promise<void> {
+  await stopDecisionLog();
+  await stopAuthzRuntime();
+}
 
 function contextOf(): AuthzRequest["context"] {
   const request = getRequestContext();
@@ -562,9 +578,14 @@ export async function runPolicyTests(actor: Actor, organizationSlug: string): Pr
   );
 }
 
-/** Every organization's policy tests (npm run policy:test). */
-export async function runAllPolicyTests(): Promise<PolicyTestResult[]> {
-  const policies = await repo.listAllPolicies();
+/** Every organization's policy tests, or one organization's (npm run policy:test). */
+export async function runAllPolicyTests(options: { organizationSlug?: string } = {}): Promise<PolicyTestResult[]> {
+  let policies = await repo.listAllPolicies();
+  if (options.organizationSlug) {
+    const organization = await repo.findOrganizationBySlug(options.organizationSlug);
+    if (!organization) throw AppError.notFound(`The organization ${options.organizationSlug}`);
+    policies = policies.filter((policy) => policy.organizationId === organization.id);
+  }
   return runPolicyTestCases(
     await getSnapshot(),
     policies.map((policy) => ({ ...policy, tests: repo.policyTests(policy) })),
