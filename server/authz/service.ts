@@ -171,15 +171,24 @@ export async function organizationsWhere(principal: Principal, action: Permissio
   const snapshot = await getSnapshot();
   const type = action.slice(0, action.indexOf(":"));
   const context = contextOf();
-  return [...snapshot.organizations.keys()].filter(
-    (organizationId) =>
-      decideWith(snapshot, {
-        principal: { type: principal.type, id: principal.id },
-        action,
-        resource: { type, organizationId },
-        context,
-      }).allow,
-  );
+  const allowed: string[] = [];
+  for (const [organizationId, index] of snapshot.organizations) {
+    // Only organizations the principal belongs to: asking every tenant would fill the decision
+    // log with not_member answers nobody asked for.
+    const isMember =
+      principal.type === "user"
+        ? index.users.has(principal.id) || index.teamsByUser.has(principal.id)
+        : index.serviceAccounts.has(principal.id);
+    if (!isMember) continue;
+    const decision = decideWith(snapshot, {
+      principal: { type: principal.type, id: principal.id },
+      action,
+      resource: { type, organizationId },
+      context,
+    });
+    if (decision.allow) allowed.push(organizationId);
+  }
+  return allowed;
 }
 
 /** The users who belong to these organizations (for scoping member-level records). */
