@@ -81,8 +81,13 @@ async function fullLoad(): Promise<Snapshot> {
 }
 
 async function reloadOrganizations(organizationIds: readonly string[]): Promise<void> {
-  const previous = state.snapshot;
-  if (!previous) return;
+  // A change notified while the first load runs may have committed after that load read its
+  // rows: wait for the load, then reload those organizations on top of it.
+  const previous = state.snapshot ?? (state.loading ? await state.loading.catch(() => undefined) : undefined);
+  if (!previous) {
+    state.pendingFull = true;
+    return;
+  }
   const started = performance.now();
   try {
     const { revision, organizations } = await loadOrganizationRules(organizationIds);

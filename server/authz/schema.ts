@@ -229,7 +229,7 @@ export const policyInputSchema = z
     message: "only deny policies can be guardrails",
     path: ["guardrail"],
   })
-  .refine((policy) => !policy.guardrail || policy.scope.projectId === null, {
+  .refine((policy) => !policy.guardrail || (policy.scope.projectId === null && policy.scope.resourceId === null), {
     message: "a guardrail applies to the whole organization",
     path: ["guardrail"],
   });

@@ -38,6 +38,7 @@ interface Evaluation {
   input: PreparedConditionInput | null | undefined;
   inputError: string | undefined;
   rolesHere: string[] | undefined;
+  rolesGranted: string[] | undefined;
   lastError: string | undefined;
   candidates: number;
 }
@@ -82,6 +83,26 @@ function rolesHere(evaluation: Evaluation): string[] {
   }
   evaluation.rolesHere = [...names];
   return evaluation.rolesHere;
+}
+
+/**
+ * Roles the principal holds here through bindings whose condition holds: what `role:` subjects
+ * of allow policies match, so an allow policy never bypasses a binding's condition. (Deny
+ * policies match every role held here, conditions aside: over-matching a deny is the safe side.)
+ */
+function rolesGranted(evaluation: Evaluation): string[] {
+  if (evaluation.rolesGranted) return evaluation.rolesGranted;
+  const names = new Set<string>();
+  const saved = evaluation.lastError;
+  for (const entry of subjectEntries(evaluation.index, evaluation.request, evaluation.teams ?? NO_TEAMS)) {
+    for (const binding of entry.bindings) {
+      if (names.has(binding.role.name) || !scopeContains(binding, evaluation.request)) continue;
+      if (evaluate(binding, evaluation) === true) names.add(binding.role.name);
+    }
+  }
+  evaluation.lastError = saved;
+  evaluation.rolesGranted = [...names];
+  return evaluation.rolesGranted;
 }
 
 function conditionInput(evaluation: Evaluation): PreparedConditionInput | null {
@@ -149,7 +170,10 @@ function policyApplies(policy: CompiledPolicy, evaluation: Evaluation): boolean 
     return true;
   }
   if (evaluation.teams) for (const team of evaluation.teams) if (policy.teams.has(team)) return true;
-  if (policy.roles.size > 0) for (const role of rolesHere(evaluation)) if (policy.roles.has(role)) return true;
+  if (policy.roles.size > 0) {
+    const roles = policy.effect === "allow" ? rolesGranted(evaluation) : rolesHere(evaluation);
+    for (const role of roles) if (policy.roles.has(role)) return true;
+  }
   return false;
 }
 
@@ -159,7 +183,7 @@ function decision(
   allow: boolean,
   reasonCode: ReasonCode,
   reason: string,
-  rule: { binding?: CompiledBinding; policy?: CompiledPolicy } = {},
+  rule: { binding?: CompiledBinding; policy?: CompiledPolicy; error?: string } = {},
 ): Decision {
   const matched = rule.binding ?? rule.policy;
   const result: Decision = {
@@ -174,7 +198,7 @@ function decision(
     isTenantMember: true,
     candidates: evaluation.candidates,
   };
-  if (reasonCode === "condition_error") result.error = evaluation.lastError;
+  if (reasonCode === "condition_error") result.error = rule.error ?? evaluation.lastError;
   return result;
 }
 
@@ -214,11 +238,34 @@ function denyByPolicy(
   return null;
 }
 
+function isWellFormed(request: AuthzRequest): boolean {
+  if (request === null || typeof request !== "object") return false;
+  const { principal, resource, action } = request;
+  return (
+    principal !== null &&
+    typeof principal === "object" &&
+    typeof principal.id === "string" &&
+    (principal.type === "user" || principal.type === "service_account") &&
+    typeof action === "string" &&
+    resource !== null &&
+    typeof resource === "object" &&
+    typeof resource.type === "string" &&
+    typeof resource.organizationId === "string"
+  );
+}
+
 /**
  * Answers one request against a snapshot. Synchronous, allocation-light and never throws: a
  * malformed request is denied with reasonCode invalid_request.
  */
 export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
+  if (!isWellFormed(request)) {
+    return notMember(
+      snapshot,
+      "invalid_request",
+      "the request lacks a principal, an action or a resource organization",
+    );
+  }
   const resource = request.resource;
   const index = snapshot.organizations.get(resource.organizationId);
   if (index === undefined) return notMember(snapshot, "not_member", "the principal has nothing in this organization");
@@ -236,6 +283,7 @@ export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
     input: undefined,
     inputError: undefined,
     rolesHere: undefined,
+    rolesGranted: undefined,
     lastError: undefined,
     candidates: 0,
   };
@@ -255,7 +303,8 @@ export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
   let bestLevel = -1;
   let granted: CompiledBinding | null = null;
   let failed: CompiledBinding | null = null;
-  let errored = false;
+  let errored: CompiledBinding | null = null;
+  let erroredWith: string | undefined;
   const consider = (list: readonly CompiledBinding[]) => {
     for (const binding of list) {
       if (binding.level < bestLevel) break;
@@ -265,15 +314,18 @@ export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
         bestLevel = binding.level;
         granted = null;
         failed = null;
-        errored = false;
+        errored = null;
+        erroredWith = undefined;
       }
       if (granted !== null) continue;
       const outcome = evaluate(binding, evaluation);
       if (outcome === true) granted = binding;
-      else {
-        failed ??= binding;
-        if (outcome === "error") errored = true;
-      }
+      else if (outcome === "error") {
+        if (errored === null) {
+          errored = binding;
+          erroredWith = evaluation.lastError;
+        }
+      } else failed ??= binding;
     }
   };
   if (own !== undefined) consider(bindingsFor(own, action));
@@ -305,28 +357,27 @@ export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
     }
   }
 
+  const erroredBinding = errored as CompiledBinding | null;
+  if (erroredBinding !== null) {
+    return decision(
+      evaluation,
+      snapshot,
+      false,
+      "condition_error",
+      `role ${erroredBinding.role.name} at ${SCOPE_LEVELS[erroredBinding.level]} scope grants ${action} but its condition failed to evaluate (${erroredWith})`,
+      { binding: erroredBinding, error: erroredWith },
+    );
+  }
   const failedBinding = failed as CompiledBinding | null;
   if (failedBinding !== null) {
-    const where = `role ${failedBinding.role.name} at ${SCOPE_LEVELS[failedBinding.level]} scope grants ${action}`;
-    return errored
-      ? decision(
-          evaluation,
-          snapshot,
-          false,
-          "condition_error",
-          `${where} but its condition failed to evaluate (${evaluation.lastError})`,
-          { binding: failedBinding },
-        )
-      : decision(
-          evaluation,
-          snapshot,
-          false,
-          "condition_failed",
-          `${where} only when its condition holds, and it does not`,
-          {
-            binding: failedBinding,
-          },
-        );
+    return decision(
+      evaluation,
+      snapshot,
+      false,
+      "condition_failed",
+      `role ${failedBinding.role.name} at ${SCOPE_LEVELS[failedBinding.level]} scope grants ${action} only when its condition holds, and it does not`,
+      { binding: failedBinding },
+    );
   }
   return decision(evaluation, snapshot, false, "no_grant", `no role or policy in this scope grants ${action}`);
 }
@@ -355,6 +406,7 @@ export function explain(snapshot: Snapshot, request: AuthzRequest): Decision {
     input: undefined,
     inputError: undefined,
     rolesHere: undefined,
+    rolesGranted: undefined,
     lastError: undefined,
     candidates: 0,
   };

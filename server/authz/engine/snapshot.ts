@@ -267,6 +267,7 @@ export function buildOrganizationIndex(
     roles.set(role.id, compileRole(role));
   }
 
+  let indexedBindings = 0;
   const users = new Map<string, CompiledBinding[]>();
   const teams = new Map<string, CompiledBinding[]>();
   const serviceAccounts = new Map<string, CompiledBinding[]>();
@@ -284,6 +285,7 @@ export function buildOrganizationIndex(
       continue;
     }
     const compiled = compileBinding(binding, role, compile, problem);
+    indexedBindings++;
     if (binding.subjectType === "user") addTo(users, binding.subjectId, compiled);
     else if (binding.subjectType === "team") addTo(teams, binding.subjectId, compiled);
     else addTo(serviceAccounts, binding.subjectId, compiled);
@@ -318,7 +320,7 @@ export function buildOrganizationIndex(
     policies,
     policyMemo: new Map(),
     roles,
-    ruleCount: rules.bindings.length + rules.policies.length,
+    ruleCount: indexedBindings + policies.length,
   };
 }
 
@@ -348,7 +350,20 @@ export function replaceOrganizations(
   const changed = new Set(changes.map((change) => change.organizationId));
   const problems = previous.problems.filter((problem) => !changed.has(problem.organizationId));
   let ruleCount = previous.ruleCount;
-  for (const { organizationId, rules } of changes) {
+  for (const change of changes) {
+    const { organizationId } = change;
+    let rules = change.rules;
+    if (rules !== null && rules.organizationId !== organizationId) {
+      // Never file one organization's rules under another's id (tenant isolation must not
+      // rely on the caller): the slot is emptied and the mix-up reported.
+      problems.push({
+        organizationId,
+        kind: "role",
+        id: rules.organizationId,
+        message: `rules of organization ${rules.organizationId} offered for organization ${organizationId}; ignored`,
+      });
+      rules = null;
+    }
     ruleCount -= organizations.get(organizationId)?.ruleCount ?? 0;
     if (rules === null) {
       organizations.delete(organizationId);
