@@ -72,8 +72,14 @@ test("the palette, shortcuts, theme and language work from the keyboard alone", 
 test("density changes from the settings page", async ({ page }) => {
   await signIn(page, ADMIN);
   await page.goto("/settings");
+  // The attribute changes at once; the save is a server action (a POST to this page). Reload
+  // only after it answered, or the reload can race the save.
+  const saved = page.waitForResponse(
+    (response) => response.request().method() === "POST" && response.url().endsWith("/settings"),
+  );
   await page.getByLabel("Density").selectOption("compact");
   await expect(page.locator("html")).toHaveAttribute("data-density", "compact");
+  expect((await saved).ok()).toBe(true);
   await page.reload();
   await expect(page.getByLabel("Density")).toHaveValue("compact");
   await page.getByLabel("Density").selectOption("comfortable");

@@ -1,5 +1,6 @@
 // Every UI string, for the server (one i18next instance per request) and the client (the
 // instance in the app's provider). Isomorphic: plain data.
+import enAccess from "./en/access.json";
 import enAudit from "./en/audit.json";
 import enAuth from "./en/auth.json";
 import enCommon from "./en/common.json";
@@ -8,6 +9,7 @@ import enHome from "./en/home.json";
 import enProjects from "./en/projects.json";
 import enSettings from "./en/settings.json";
 import enShell from "./en/shell.json";
+import zhAccess from "./zh-CN/access.json";
 import zhAudit from "./zh-CN/audit.json";
 import zhAuth from "./zh-CN/auth.json";
 import zhCommon from "./zh-CN/common.json";
@@ -17,7 +19,17 @@ import zhProjects from "./zh-CN/projects.json";
 import zhSettings from "./zh-CN/settings.json";
 import zhShell from "./zh-CN/shell.json";
 
-export const NAMESPACES = ["common", "shell", "auth", "home", "projects", "audit", "settings", "errors"] as const;
+export const NAMESPACES = [
+  "common",
+  "shell",
+  "auth",
+  "home",
+  "projects",
+  "audit",
+  "access",
+  "settings",
+  "errors",
+] as const;
 export type Namespace = (typeof NAMESPACES)[number];
 
 export const RESOURCES = {
@@ -28,6 +40,7 @@ export const RESOURCES = {
     home: enHome,
     projects: enProjects,
     audit: enAudit,
+    access: enAccess,
     settings: enSettings,
     errors: enErrors,
   },
@@ -38,6 +51,7 @@ export const RESOURCES = {
     home: zhHome,
     projects: zhProjects,
     audit: zhAudit,
+    access: zhAccess,
     settings: zhSettings,
     errors: zhErrors,
   },

@@ -7,7 +7,7 @@ import { useTranslation } from "react-i18next";
 import type { Preferences } from "@/server/auth/schema";
 import { Breadcrumbs } from "./breadcrumbs";
 import { CommandPalette } from "./command-palette";
-import { isActive, NAV_SECTIONS, type ShellProject } from "./navigation";
+import { isActive, type ShellOrganization, type ShellProject, visibleSections } from "./navigation";
 import { PreferencesProvider, usePreferences } from "./preferences";
 import { ShortcutsDialog } from "./shortcuts-dialog";
 import { useShortcuts } from "./use-shortcuts";
@@ -22,6 +22,8 @@ interface AppShellProps {
   user: ShellUser;
   projects: ShellProject[];
   canReadAudit: boolean;
+  /** Organizations whose access rules the user may read (the Access control section). */
+  accessOrganizations: ShellOrganization[];
   children: ReactNode;
 }
 
@@ -33,14 +35,14 @@ export function AppShell(props: AppShellProps) {
   );
 }
 
-function ShellFrame({ user, projects, canReadAudit, children }: AppShellProps) {
+function ShellFrame({ user, projects, canReadAudit, accessOrganizations, children }: AppShellProps) {
   const { t } = useTranslation("shell");
   const pathname = usePathname();
   const router = useRouter();
   const { error } = usePreferences();
   const [paletteOpen, setPaletteOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
-  const sections = NAV_SECTIONS.filter((s) => s.key !== "audit" || canReadAudit);
+  const sections = visibleSections({ canReadAudit, accessOrganizations });
 
   useShortcuts({
     onPalette: () => setPaletteOpen((open) => !open),
@@ -120,7 +122,8 @@ function ShellFrame({ user, projects, canReadAudit, children }: AppShellProps) {
         open={paletteOpen}
         onOpenChange={setPaletteOpen}
         projects={projects}
-        canReadAudit={canReadAudit}
+        sections={sections}
+        accessOrganizations={accessOrganizations}
         onShowShortcuts={() => setHelpOpen(true)}
       />
       <ShortcutsDialog open={helpOpen} onClose={() => setHelpOpen(false)} />

@@ -3,19 +3,35 @@ import { Command } from "cmdk";
 import { useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { useTranslation } from "react-i18next";
-import { NAV_SECTIONS, projectHref, type ShellProject } from "./navigation";
+import {
+  ACCESS_PAGES,
+  accessHref,
+  type NavSection,
+  projectHref,
+  type ShellOrganization,
+  type ShellProject,
+} from "./navigation";
 import { usePreferences } from "./preferences";
 
 interface PaletteProps {
   open: boolean;
   onOpenChange(open: boolean): void;
   projects: ShellProject[];
-  canReadAudit: boolean;
+  /** The sections this user may open (as the sidebar shows them). */
+  sections: NavSection[];
+  accessOrganizations: ShellOrganization[];
   onShowShortcuts(): void;
 }
 
 /** Ctrl/Cmd+K: every page and every shell action, by keyboard. */
-export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onShowShortcuts }: PaletteProps) {
+export function CommandPalette({
+  open,
+  onOpenChange,
+  projects,
+  sections,
+  accessOrganizations,
+  onShowShortcuts,
+}: PaletteProps) {
   const { t } = useTranslation("shell");
   const router = useRouter();
   const { preferences, setPreferences } = usePreferences();
@@ -39,7 +55,7 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
       <Command.List>
         <Command.Empty>{t("palette.empty")}</Command.Empty>
         <Command.Group heading={t("palette.groupNavigate")}>
-          {NAV_SECTIONS.filter((s) => s.key !== "audit" || canReadAudit).map((section) => (
+          {sections.map((section) => (
             <Command.Item
               key={section.key}
               value={t("palette.goTo", { page: t(`nav.${section.key}`) })}
@@ -64,6 +80,23 @@ export function CommandPalette({ open, onOpenChange, projects, canReadAudit, onS
                 <span className="muted">{project.organizationName}</span>
               </Command.Item>
             ))}
+          </Command.Group>
+        ) : null}
+        {accessOrganizations.length > 0 ? (
+          <Command.Group heading={t("nav.access")}>
+            {accessOrganizations.flatMap((organization) =>
+              ACCESS_PAGES.map((page) => (
+                <Command.Item
+                  key={`${organization.slug}-${page}`}
+                  value={`${t(`access:palette.${page}`)} ${organization.name}`}
+                  keywords={["access", "authz", page, organization.slug]}
+                  onSelect={() => run(() => router.push(accessHref(organization.slug, page)))}
+                >
+                  <span>{t(`access:palette.${page}`)}</span>
+                  <span className="muted">{organization.name}</span>
+                </Command.Item>
+              )),
+            )}
           </Command.Group>
         ) : null}
         <Command.Group heading={t("palette.groupTheme")}>

@@ -3,7 +3,13 @@ import { useEffect, useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { NAV_SECTIONS } from "./navigation";
 
-const GO_KEYS = { home: "goHome", projects: "goProjects", audit: "goAudit", settings: "goSettings" } as const;
+const GO_KEYS = {
+  home: "goHome",
+  projects: "goProjects",
+  audit: "goAudit",
+  access: "goAccess",
+  settings: "goSettings",
+} as const;
 
 /** The `?` overlay: a native modal dialog (focus moves in, Esc closes, focus returns). */
 export function ShortcutsDialog({ open, onClose }: { open: boolean; onClose(): void }) {

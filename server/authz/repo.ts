@@ -81,37 +81,37 @@ async function currentRevision(db: DbTx): Promise<number> {
 
 async function readRules(db: DbTx, organizationIds: readonly string[] | null): Promise<OrganizationRules[]> {
   const inOrgs = organizationIds ? { organizationId: { in: [...organizationIds] } } : {};
-  const [organizations, roles, bindings, policies, teamMembers] = await Promise.all([
-    db.organization.findMany({
-      where: organizationIds ? { id: { in: [...organizationIds] } } : {},
-      select: { id: true },
-    }),
-    db.customRole.findMany({
-      where: inOrgs,
-      select: { id: true, slug: true, organizationId: true, permissions: true },
-    }),
-    db.membership.findMany({
-      where: inOrgs,
-      select: {
-        id: true,
-        organizationId: true,
-        projectId: true,
-        environment: true,
-        resourceType: true,
-        resourceId: true,
-        userId: true,
-        teamId: true,
-        role: true,
-        customRoleId: true,
-        condition: true,
-      },
-    }),
-    db.policy.findMany({ where: inOrgs }),
-    db.teamMember.findMany({
-      where: organizationIds ? { team: { organizationId: { in: [...organizationIds] } } } : {},
-      select: { teamId: true, userId: true, team: { select: { organizationId: true } } },
-    }),
-  ]);
+  // One after another: these run on the transaction's single connection (pg refuses, and
+  // pg 9 will throw on, a query issued while another is still running on a client).
+  const organizations = await db.organization.findMany({
+    where: organizationIds ? { id: { in: [...organizationIds] } } : {},
+    select: { id: true },
+  });
+  const roles = await db.customRole.findMany({
+    where: inOrgs,
+    select: { id: true, slug: true, organizationId: true, permissions: true },
+  });
+  const bindings = await db.membership.findMany({
+    where: inOrgs,
+    select: {
+      id: true,
+      organizationId: true,
+      projectId: true,
+      environment: true,
+      resourceType: true,
+      resourceId: true,
+      userId: true,
+      teamId: true,
+      role: true,
+      customRoleId: true,
+      condition: true,
+    },
+  });
+  const policies = await db.policy.findMany({ where: inOrgs });
+  const teamMembers = await db.teamMember.findMany({
+    where: organizationIds ? { team: { organizationId: { in: [...organizationIds] } } } : {},
+    select: { teamId: true, userId: true, team: { select: { organizationId: true } } },
+  });
   const byOrg = new Map<string, OrganizationRules & { roles: unknown[]; bindings: unknown[]; policies: unknown[] }>();
   const rulesOf = (organizationId: string) => {
     let rules = byOrg.get(organizationId);
@@ -381,3 +381,30 @@ export function policyTests(record: PolicyRecord): PolicyTestCase[] {
 }
 
 export { toPolicyDef };
+
+// ---- Directory (pickers of the access admin UI) ----
+
+/** The organization's members (directly or through a team), teams and projects, by name. */
+export async function listOrganizationDirectory(organizationId: string, tx?: DbTx) {
+  const db = tx ?? (await getPrisma());
+  const [users, teams, projects] = await Promise.all([
+    db.user.findMany({
+      where: {
+        OR: [{ memberships: { some: { organizationId } } }, { teams: { some: { team: { organizationId } } } }],
+      },
+      select: { id: true, name: true, email: true },
+      orderBy: { name: "asc" },
+    }),
+    db.team.findMany({
+      where: { organizationId },
+      select: { id: true, slug: true, name: true },
+      orderBy: { name: "asc" },
+    }),
+    db.project.findMany({
+      where: { organizationId },
+      select: { id: true, slug: true, name: true },
+      orderBy: { name: "asc" },
+    }),
+  ]);
+  return { users, teams, projects };
+}

@@ -616,3 +616,22 @@ export function checkCondition(
 }
 
 export type { AuthzRequestInput };
+
+// ---- Directory (pickers of the access admin UI) ----
+
+export interface OrganizationDirectory {
+  organization: { id: string; slug: string; name: string };
+  users: { id: string; name: string; email: string }[];
+  teams: { id: string; slug: string; name: string }[];
+  projects: { id: string; slug: string; name: string }[];
+}
+
+/**
+ * Who and what the organization's rules can name: members, teams and projects. Needs
+ * authz:read, like the rules themselves; another tenant's organization is NOT_FOUND.
+ */
+export async function getOrganizationDirectory(actor: Actor, organizationSlug: string): Promise<OrganizationDirectory> {
+  const organization = await organizationFor(actor, organizationSlug, "authz:read");
+  const directory = await repo.listOrganizationDirectory(organization.id);
+  return { organization: { id: organization.id, slug: organization.slug, name: organization.name }, ...directory };
+}
