@@ -5,6 +5,7 @@ import path from "node:path";
 import next from "next";
 import type { Env } from "@/server/env";
 import { recordAuthzDecisions } from "@/server/audit/service";
+import { createOpaHandler, matchOpaRoute } from "@/server/authz/opa-http";
 import { startAuthz, stopAuthz } from "@/server/authz/service";
 import { closeDatabase } from "@/server/db";
 import { intervalWorker, WorkerHost } from "@/server/jobs/worker-host";
@@ -56,6 +57,11 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
     },
   });
   const handle = app.getRequestHandler();
+  // The OPA-compatible Data API (/v1/data, /v0/data, POST /) is answered before Next sees it.
+  const handleOpa = createOpaHandler({
+    apiToken: env.MICROSTACK_AUTHZ_API_TOKEN,
+    decisionLogging: env.MICROSTACK_AUTHZ_DECISION_LOG !== "off",
+  });
   const routes = existsSync(path.join(dir, "app"))
     ? createRouteMatcher(path.join(dir, "app"), { publicDir: path.join(dir, "public") })
     : createRouteMatcherFromTemplates(routeTemplatesFromBuild(path.join(dir, ".next")));
@@ -71,8 +77,8 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (shuttingDown) res.setHeader("connection", "close");
     const url = req.url ?? "/";
-    const route = routes.match(url);
     const method = req.method ?? "GET";
+    const route = matchOpaRoute(method, url, req.headers)?.template ?? routes.match(url);
     inFlight++;
     res.once("close", () => {
       inFlight--;
@@ -96,6 +102,7 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
     if (clientIp) req.headers[CLIENT_IP_HEADER] = clientIp;
     else delete req.headers[CLIENT_IP_HEADER];
     runWithRequestContext({ requestId, route, clientIp }, () => {
+      if (handleOpa(req, res)) return;
       handle(req, res).catch((error: unknown) => {
         log.error({ err: error, requestId }, "request handler failed");
         countUnhandledError("process");

@@ -42,7 +42,7 @@ const DEFAULTS: DecisionLogOptions = {
   mode: "off",
   sampleRate: 1,
   capacity: 10_000,
-  batchSize: 500,
+  batchSize: 250,
   flushIntervalMs: 1_000,
   sink: null,
 };
@@ -105,6 +105,8 @@ class DecisionLog {
         this.stats.dropped += batch.length;
         decisionLogEvents.inc({ outcome: "dropped" }, batch.length);
       }
+      // Let requests run between batches (the embedded database shares this thread).
+      if (this.buffer.length > 0) await new Promise((resolve) => setImmediate(resolve));
     }
     this.stats.pending = 0;
   }

@@ -101,7 +101,7 @@ export const ruleProblems = getOrCreateGauge({
 
 export const decisionLogEvents = getOrCreateCounter({
   name: "microstack_authz_decision_log_events_total",
-  help: "Decision log events, by outcome: buffered, written, dropped (buffer full or write failed)",
+  help: "Decision log events, by outcome: written, dropped (buffer full or write failed)",
   labelNames: ["outcome"] as const,
 });
 
