@@ -204,6 +204,15 @@ function listenPostgres(
   let attempt = 0;
   const quoted = `"${channel.replaceAll('"', '""')}"`;
 
+  // Resolves once listening. A first attempt that fails keeps retrying in the background (and
+  // resynchronizes through onReconnect when it succeeds); the caller is not left without
+  // notifications because the database was briefly away at start.
+  let firstSettled = false;
+  let resolveReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    resolveReady = resolve;
+  });
+
   const connect = async (isReconnect: boolean): Promise<void> => {
     const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
     next.on("notification", (message) => {
@@ -215,8 +224,13 @@ function listenPostgres(
       client = undefined;
       schedule();
     });
-    await next.connect();
-    await next.query(`LISTEN ${quoted}`);
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${quoted}`);
+    } catch (error) {
+      await next.end().catch(() => {});
+      throw error;
+    }
     if (stopped) {
       await next.end().catch(() => {});
       return;
@@ -237,8 +251,22 @@ function listenPostgres(
     timer.unref();
   };
 
+  connect(false).then(
+    () => {
+      firstSettled = true;
+      resolveReady();
+    },
+    () => {
+      if (!firstSettled) {
+        firstSettled = true;
+        resolveReady();
+      }
+      schedule();
+    },
+  );
+
   return {
-    ready: connect(false),
+    ready,
     stop: async () => {
       stopped = true;
       if (timer) clearTimeout(timer);

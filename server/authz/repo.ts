@@ -2,7 +2,14 @@ import "server-only";
 import { getPrisma, type DbTx } from "@/server/db";
 import type { Prisma } from "@/generated/prisma/client";
 import type { OrganizationRules, PolicyDef, RuleSet, ScopeDef } from "./engine/types";
-import type { BindingInput, CustomRoleInput, MembershipView, PolicyInput, PolicyTestCase } from "./schema";
+import {
+  type BindingInput,
+  type CustomRoleInput,
+  type MembershipView,
+  type PolicyInput,
+  type PolicyTestCase,
+  policyTestCaseSchema,
+} from "./schema";
 
 /** A membership as navigation shows it: the view plus its id. */
 export interface BindingRow extends MembershipView {
@@ -108,10 +115,19 @@ async function readRules(db: DbTx, organizationIds: readonly string[] | null): P
     },
   });
   const policies = await db.policy.findMany({ where: inOrgs });
-  const teamMembers = await db.teamMember.findMany({
-    where: organizationIds ? { team: { organizationId: { in: [...organizationIds] } } } : {},
-    select: { teamId: true, userId: true, team: { select: { organizationId: true } } },
+  // Teams read separately: a relation select makes Prisma issue nested queries concurrently
+  // on the transaction's connection.
+  const teams = await db.team.findMany({
+    where: organizationIds ? { organizationId: { in: [...organizationIds] } } : {},
+    select: { id: true, organizationId: true },
   });
+  const teamOrganization = new Map(teams.map((team) => [team.id, team.organizationId]));
+  const teamMembers = (
+    await db.teamMember.findMany({
+      where: { teamId: { in: teams.map((team) => team.id) } },
+      select: { teamId: true, userId: true },
+    })
+  ).map((member) => ({ ...member, team: { organizationId: teamOrganization.get(member.teamId) as string } }));
   const byOrg = new Map<string, OrganizationRules & { roles: unknown[]; bindings: unknown[]; policies: unknown[] }>();
   const rulesOf = (organizationId: string) => {
     let rules = byOrg.get(organizationId);
@@ -240,6 +256,11 @@ export async function createCustomRole(organizationId: string, input: CustomRole
   return db.customRole.create({ data: { organizationId, ...input } });
 }
 
+export async function countCustomRoleBindings(customRoleId: string, tx?: DbTx): Promise<number> {
+  const db = tx ?? (await getPrisma());
+  return db.membership.count({ where: { customRoleId } });
+}
+
 export async function updateCustomRole(id: string, input: CustomRoleInput, tx?: DbTx) {
   const db = tx ?? (await getPrisma());
   return db.customRole.update({ where: { id }, data: input });
@@ -299,11 +320,6 @@ export async function createBinding(
 export async function deleteBinding(id: string, tx?: DbTx) {
   const db = tx ?? (await getPrisma());
   await db.membership.delete({ where: { id } });
-}
-
-export async function findUserInOrganizationScope(userId: string, tx?: DbTx) {
-  const db = tx ?? (await getPrisma());
-  return db.user.findUnique({ where: { id: userId }, select: { id: true, email: true, name: true } });
 }
 
 export async function findTeam(organizationId: string, teamId: string, tx?: DbTx) {
@@ -376,11 +392,14 @@ export async function deletePolicy(id: string, tx?: DbTx) {
   await db.policy.delete({ where: { id } });
 }
 
+/** The stored test cases; a case that no longer parses is dropped rather than failing the list. */
 export function policyTests(record: PolicyRecord): PolicyTestCase[] {
-  return Array.isArray(record.tests) ? (record.tests as unknown as PolicyTestCase[]) : [];
+  if (!Array.isArray(record.tests)) return [];
+  return record.tests.flatMap((test) => {
+    const parsed = policyTestCaseSchema.safeParse(test);
+    return parsed.success ? [parsed.data] : [];
+  });
 }
-
-export { toPolicyDef };
 
 // ---- Directory (pickers of the access admin UI) ----
 

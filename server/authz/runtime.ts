@@ -34,6 +34,10 @@ interface RuntimeState {
   pendingOrganizations: Set<string>;
   pendingFull: boolean;
   reloading: Promise<void> | undefined;
+  failures: number;
+  retryTimer: NodeJS.Timeout | undefined;
+  /** Bumped by stop: a start that was still subscribing must not install its listener. */
+  generation: number;
 }
 
 const state = singleton<RuntimeState>("authz-runtime", () => ({
@@ -44,7 +48,23 @@ const state = singleton<RuntimeState>("authz-runtime", () => ({
   pendingOrganizations: new Set(),
   pendingFull: false,
   reloading: undefined,
+  failures: 0,
+  retryTimer: undefined,
+  generation: 0,
 }));
+
+const RETRY_DELAYS_MS = [200, 1_000, 5_000, 15_000, 30_000];
+
+function scheduleRetry(): void {
+  if (state.retryTimer) return;
+  const delay = RETRY_DELAYS_MS[Math.min(state.failures, RETRY_DELAYS_MS.length - 1)] ?? 30_000;
+  state.failures++;
+  state.retryTimer = setTimeout(() => {
+    state.retryTimer = undefined;
+    if (state.snapshot) void drainReloads();
+  }, delay);
+  state.retryTimer.unref();
+}
 
 const timedCompile: Compile = (source) => {
   const started = performance.now();
@@ -123,10 +143,14 @@ function drainReloads(): Promise<void> {
         try {
           if (full) await fullLoad();
           else await reloadOrganizations(organizations);
+          state.failures = 0;
         } catch (error) {
-          logger.error({ err: error }, "authorization rules reload failed; keeping the previous snapshot");
-          if (!full) state.pendingFull = true;
-          else break; // the database is unreachable: the next notification or use retries
+          // Keep the previous snapshot and try again with backoff: a lost revocation must not
+          // stay lost until some unrelated change arrives.
+          logger.error({ err: error }, "authorization rules reload failed; keeping the previous snapshot, retrying");
+          state.pendingFull = true;
+          scheduleRetry();
+          break;
         }
       }
     } finally {
@@ -144,10 +168,13 @@ function onNotification(payload: string): void {
 
 async function start(database: Database): Promise<Snapshot> {
   await stopListening();
+  const generation = ++state.generation;
   state.database = database;
   state.snapshot = undefined;
   try {
-    state.unlisten = await database.listen(AUTHZ_CHANNEL, onNotification, () => onNotification(""));
+    const unlisten = await database.listen(AUTHZ_CHANNEL, onNotification, () => onNotification(""));
+    if (generation !== state.generation) await unlisten().catch(() => {});
+    else state.unlisten = unlisten;
   } catch (error) {
     logger.warn({ err: error }, "could not subscribe to authorization rule changes; this process reloads only its own");
   }
@@ -201,6 +228,9 @@ export async function reloadAll(): Promise<void> {
 
 /** Stops listening and forgets the snapshot (shutdown, tests). */
 export async function stopAuthzRuntime(): Promise<void> {
+  state.generation++;
+  if (state.retryTimer) clearTimeout(state.retryTimer);
+  state.retryTimer = undefined;
   await stopListening();
   await state.reloading;
   state.snapshot = undefined;

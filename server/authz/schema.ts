@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Decision, PolicyEffect, ScopeLevel } from "./engine/types";
+import type { PolicyEffect, ScopeLevel } from "./engine/types";
 
 // Isomorphic: the role editor, the policy editor and the playground import the catalog and the
 // input schemas; the service parses with the same schemas.
@@ -111,10 +111,18 @@ export function isBuiltInRole(id: string): id is RoleName {
   return (ROLES as readonly string[]).includes(id);
 }
 
-const ACTION_PATTERN = /^[a-z][a-z0-9-]{0,31}:[a-z][a-z0-9-]{0,31}$/;
+/** A concrete action as a request names it (`pipeline:run`): one of the catalog's. */
+export const actionSchema = z
+  .string()
+  .trim()
+  .refine((value) => PERMISSIONS.includes(value), {
+    message: "must be a permission of the catalog (resource:verb, e.g. pipeline:run)",
+  });
 
-/** A concrete action as a request names it (`pipeline:run`). */
-export const actionSchema = z.string().trim().regex(ACTION_PATTERN, "must look like resource:verb, e.g. pipeline:run");
+/** Attribute maps (labels, principal attributes) are bounded as the CEL cost model assumes. */
+const attributeMap = z
+  .record(z.string().max(64), z.string().max(1_024))
+  .refine((value) => Object.keys(value).length <= 100, { message: "has more than 100 entries" });
 
 /** A permission pattern in a role or policy: a catalog permission, `type:*` or `*`. */
 export const permissionPatternSchema = z
@@ -145,7 +153,7 @@ const environmentName = z
   .regex(/^[a-z0-9][a-z0-9-]*$/, "use lowercase letters, digits and dashes");
 
 export const customRoleInputSchema = z.object({
-  slug: slugSchema,
+  slug: slugSchema.refine((value) => !isBuiltInRole(value), { message: "is the name of a built-in role" }),
   name: z.string().trim().min(1).max(120),
   description: z.string().trim().max(2_000).default(""),
   permissions: z.array(permissionPatternSchema).min(1).max(200),
@@ -156,7 +164,10 @@ export const scopeInputSchema = z
   .object({
     projectId: uuid.nullable().default(null),
     environment: environmentName.nullable().default(null),
-    resourceType: z.string().trim().min(1).max(64).nullable().default(null),
+    resourceType: z
+      .enum(Object.keys(PERMISSION_CATALOG) as [ResourceType, ...ResourceType[]])
+      .nullable()
+      .default(null),
     resourceId: z.string().trim().min(1).max(200).nullable().default(null),
   })
   .refine((scope) => scope.environment === null || scope.projectId !== null, {
@@ -201,7 +212,7 @@ export const policyTestCaseSchema = z.object({
       projectId: z.string().max(200).nullable().optional(),
       environment: z.string().max(64).nullable().optional(),
       createdBy: z.string().max(200).nullable().optional(),
-      labels: z.record(z.string(), z.string()).optional(),
+      labels: attributeMap.optional(),
     }),
     context: z
       .object({ time: z.iso.datetime().optional(), ip: z.string().max(64).optional(), mfa: z.boolean().optional() })
@@ -242,7 +253,7 @@ export const authzRequestSchema = z.object({
     id: z.string().trim().min(1).max(200),
     email: z.string().max(320).optional(),
     mfa: z.boolean().optional(),
-    attributes: z.record(z.string().max(64), z.string().max(1_024)).optional(),
+    attributes: attributeMap.optional(),
   }),
   action: actionSchema,
   resource: z.object({
@@ -252,7 +263,7 @@ export const authzRequestSchema = z.object({
     projectId: z.string().max(200).nullable().optional(),
     environment: z.string().max(64).nullable().optional(),
     createdBy: z.string().max(200).nullable().optional(),
-    labels: z.record(z.string().max(64), z.string().max(1_024)).optional(),
+    labels: attributeMap.optional(),
   }),
   context: z
     .object({
@@ -375,5 +386,3 @@ export interface MembershipView {
   role: string;
   via: "user" | "team";
 }
-
-export type { Decision as AuthzDecision };

@@ -3,12 +3,13 @@ import { randomUUID } from "node:crypto";
 import type { Actor } from "@/server/auth/schema";
 import { AppError } from "@/server/http/errors";
 import { getRequestContext } from "@/server/observability/request-context";
-import { ConditionError, compileCondition } from "./cel/compile";
+import { ConditionError, compileCondition, createConditionCompiler } from "./cel/compile";
 import { configureDecisionLog, type DecisionLogOptions, recordDecision, stopDecisionLog } from "./decision-log";
 import { decide, explain } from "./engine/decide";
-import { bindingsFor, type Snapshot } from "./engine/snapshot";
+import { bindingsFor, policiesFor, type Snapshot } from "./engine/snapshot";
 import type { AuthzRequest, Decision } from "./engine/types";
 import { observeDecision } from "./metrics";
+import { assertCanGrant, assertIsOwner, assertManagersRemain } from "./policy";
 import * as repo from "./repo";
 import { getSnapshot, refreshOrganization, stopAuthzRuntime } from "./runtime";
 import {
@@ -136,8 +137,8 @@ export async function listMemberships(principal: Principal): Promise<MembershipV
 }
 
 /**
- * Where some binding of the principal grants the action (a prefilter for list queries; follow
- * with filterAuthorized or authorize per item, since conditions and denies are not applied).
+ * Where the action may be allowed: a prefilter for list queries (a superset). Always follow it
+ * with filterAuthorized: conditions, denies and guardrails are applied there.
  */
 export async function allowedScopes(
   principal: Principal,
@@ -156,10 +157,14 @@ export async function allowedScopes(
     for (const entry of entries) {
       if (!entry) continue;
       for (const binding of bindingsFor(entry, action)) {
-        if (binding.projectId === null) whole = true;
-        else projectIds.add(binding.projectId);
+        // Only an organization-wide binding covers every project; narrower ones name theirs,
+        // and a single-resource binding outside any project covers no project.
+        if (binding.level === 0) whole = true;
+        else if (binding.projectId !== null) projectIds.add(binding.projectId);
       }
     }
+    // Allow policies can grant without a binding: their organizations are candidates too.
+    if (!whole && entries.some(Boolean) && policiesFor(index, action).allows.length > 0) whole = true;
     if (whole) organizationIds.push(organizationId);
     else for (const projectId of projectIds) projects.push({ organizationId, projectId });
   }
@@ -237,10 +242,28 @@ export async function queryDecision(
     if (!actor) throw new AppError("UNAUTHORIZED", "Sign in or present the authorization API token");
     await assertMayQuery(actor, input);
   }
+  // The explanation names the organization's rules and quotes their conditions: reading it is
+  // reading the policies, even when the question is about oneself.
+  if (options.explain && !options.trusted && actor) {
+    await assertAuthorized(
+      actor,
+      "authz:read",
+      { type: "authz", organizationId: input.resource.organizationId },
+      "The organization",
+    );
+  }
   const snapshot = await getSnapshot();
   const request: AuthzRequest = { ...input, context: { time: new Date(), ...input.context } };
   const decisionId = randomUUID();
-  const decision = decideWith(snapshot, request, options.path ?? "native", decisionId);
+  const started = performance.now();
+  const decision = decide(snapshot, request);
+  const elapsedMs = performance.now() - started;
+  // A question about an organization one is not a member of is not that organization's
+  // business: it is answered (false) but not written into its decision log.
+  if (decision.isTenantMember || options.trusted) {
+    observeDecision(decision, elapsedMs / 1_000);
+    recordDecision(request, decision, elapsedMs * 1_000, options.path ?? "native", decisionId);
+  }
   if (options.explain) decision.explanation = explain(snapshot, request).explanation;
   return { decisionId, decision };
 }
@@ -338,6 +361,21 @@ function uniqueViolation(error: unknown): boolean {
   return text.includes("P2002") || text.includes("Unique constraint") || text.includes("23505");
 }
 
+function recordGone(error: unknown): boolean {
+  return String((error as { code?: string })?.code ?? "") === "P2025";
+}
+
+/** Unique violations become CONFLICT on the field, a row deleted meanwhile NOT_FOUND. */
+function mapWriteError(error: unknown, field: string, conflict: string, what: string): unknown {
+  if (uniqueViolation(error)) {
+    return new AppError("CONFLICT", `${field}: ${conflict}`, {
+      invalidParams: [{ name: field, reason: conflict }],
+    });
+  }
+  if (recordGone(error)) return AppError.notFound(what);
+  return error;
+}
+
 export async function createRole(actor: Actor, organizationSlug: string, input: unknown): Promise<RoleDto> {
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   const data = parseOrThrow(customRoleInputSchema, input);
@@ -346,6 +384,7 @@ export async function createRole(actor: Actor, organizationSlug: string, input: 
       invalidParams: [{ name: "slug", reason: "is the name of a built-in role" }],
     });
   }
+  await assertCanGrant(actor, organization.id, data.permissions, { projectId: null, environment: null });
   try {
     const role = await repo.createCustomRole(organization.id, data);
     await refreshOrganization(organization.id);
@@ -369,20 +408,28 @@ export async function updateRole(
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   if (isBuiltInRole(roleId))
     throw new AppError("INVALID_STATE", "Built-in roles cannot be changed; create a custom role");
-  const existing = await repo.findCustomRole(organization.id, roleId).catch(() => null);
+  const existing = UUID.test(roleId) ? await repo.findCustomRole(organization.id, roleId) : null;
   if (!existing) throw AppError.notFound("The role");
   const data = parseOrThrow(customRoleInputSchema, input);
-  const role = await repo.updateCustomRole(existing.id, data);
-  await refreshOrganization(organization.id);
-  return { ...role, builtIn: false, bindingCount: 0 };
+  // Widening a role widens everyone who holds it: only with permissions one holds oneself.
+  await assertCanGrant(actor, organization.id, data.permissions, { projectId: null, environment: null });
+  try {
+    const role = await repo.updateCustomRole(existing.id, data);
+    await refreshOrganization(organization.id);
+    return { ...role, builtIn: false, bindingCount: await repo.countCustomRoleBindings(role.id) };
+  } catch (error) {
+    throw mapWriteError(error, "slug", `a role named ${data.slug} already exists`, "The role");
+  }
 }
 
 export async function deleteRole(actor: Actor, organizationSlug: string, roleId: string): Promise<void> {
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   if (isBuiltInRole(roleId)) throw new AppError("INVALID_STATE", "Built-in roles cannot be deleted");
-  const existing = await repo.findCustomRole(organization.id, roleId).catch(() => null);
+  const existing = UUID.test(roleId) ? await repo.findCustomRole(organization.id, roleId) : null;
   if (!existing) throw AppError.notFound("The role");
-  await repo.deleteCustomRole(existing.id);
+  await repo.deleteCustomRole(existing.id).catch((error: unknown) => {
+    throw mapWriteError(error, "id", "", "The role");
+  });
   await refreshOrganization(organization.id);
 }
 
@@ -416,14 +463,22 @@ async function assertScopeInOrganization(organizationId: string, projectId: stri
   }
 }
 
+async function isMember(organizationId: string, userId: string): Promise<boolean> {
+  const index = (await getSnapshot()).organizations.get(organizationId);
+  return index !== undefined && (index.users.has(userId) || index.teamsByUser.has(userId));
+}
+
 export async function createBinding(actor: Actor, organizationSlug: string, input: unknown): Promise<BindingDto> {
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   const data = parseOrThrow(bindingInputSchema, input);
   const condition = conditionOrThrow(data.condition);
   let builtInRole: string | null = null;
   let customRoleId: string | null = null;
-  if (isBuiltInRole(data.role)) builtInRole = data.role;
-  else {
+  let permissions: readonly string[] = [];
+  if (isBuiltInRole(data.role)) {
+    builtInRole = data.role;
+    permissions = BUILT_IN_ROLE_PERMISSIONS[data.role];
+  } else {
     const custom = UUID.test(data.role) ? await repo.findCustomRole(organization.id, data.role) : null;
     if (!custom) {
       throw new AppError("INVALID_INPUT", "role: no such role in this organization", {
@@ -431,15 +486,16 @@ export async function createBinding(actor: Actor, organizationSlug: string, inpu
       });
     }
     customRoleId = custom.id;
+    permissions = custom.permissions;
   }
-  // Only the owner role grants everything; only owners may hand it out.
-  if (builtInRole === "owner") {
-    await assertAuthorized(actor, "organization:delete", { type: "organization", organizationId: organization.id });
-  }
+  // Nobody hands out more than they hold at that scope (so only owners grant owner).
+  await assertCanGrant(actor, organization.id, permissions, data.scope);
   if (data.subjectType === "user") {
-    if (!(await repo.findUserInOrganizationScope(data.subjectId))) {
-      throw new AppError("INVALID_INPUT", "subjectId: no such user", {
-        invalidParams: [{ name: "subjectId", reason: "no such user" }],
+    // Only people who already belong to the organization (directly or through one of its teams);
+    // the same answer whether or not the id exists elsewhere, so no other tenant's user leaks.
+    if (!(await isMember(organization.id, data.subjectId))) {
+      throw new AppError("INVALID_INPUT", "subjectId: no such member of this organization", {
+        invalidParams: [{ name: "subjectId", reason: "no such member of this organization" }],
       });
     }
   } else if (!(await repo.findTeam(organization.id, data.subjectId))) {
@@ -457,10 +513,14 @@ export async function deleteBinding(actor: Actor, organizationSlug: string, bind
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   const existing = UUID.test(bindingId) ? await repo.findBinding(organization.id, bindingId) : null;
   if (!existing) throw AppError.notFound("The binding");
-  if (existing.role === "owner") {
-    await assertAuthorized(actor, "organization:delete", { type: "organization", organizationId: organization.id });
-  }
-  await repo.deleteBinding(existing.id);
+  if (existing.role === "owner") await assertIsOwner(actor, organization.id, "remove an owner");
+  await assertManagersRemain(organization.id, (rules) => ({
+    ...rules,
+    bindings: rules.bindings.filter((binding) => binding.id !== existing.id),
+  }));
+  await repo.deleteBinding(existing.id).catch((error: unknown) => {
+    throw mapWriteError(error, "id", "", "The binding");
+  });
   await refreshOrganization(organization.id);
 }
 
@@ -492,10 +552,56 @@ function parsePolicy(input: unknown) {
   return { ...data, condition: conditionOrThrow(data.condition) };
 }
 
+type ParsedPolicy = ReturnType<typeof parsePolicy>;
+
+function touchesAccessControl(actions: readonly string[]): boolean {
+  return actions.some((action) => action === "*" || action.startsWith("authz:"));
+}
+
+/**
+ * What it takes to write a policy: an allow policy grants only what the author holds at its
+ * scope; guardrails, and denies on access control itself, are the owners'; and no deny may
+ * leave the organization without an owner who can manage access.
+ */
+async function assertMayWritePolicy(
+  actor: Actor,
+  organizationId: string,
+  policy: ParsedPolicy,
+  existing: repo.PolicyRecord | null,
+): Promise<void> {
+  if (policy.effect === "allow") await assertCanGrant(actor, organizationId, policy.actions, policy.scope);
+  if (policy.guardrail || existing?.guardrail) await assertIsOwner(actor, organizationId, "change a guardrail");
+  if (policy.effect === "deny" && touchesAccessControl(policy.actions)) {
+    await assertIsOwner(actor, organizationId, "deny access control itself");
+  }
+  if (policy.effect === "deny" && policy.enabled) {
+    await assertManagersRemain(organizationId, (rules) => ({
+      ...rules,
+      policies: [
+        ...rules.policies.filter((candidate) => candidate.id !== existing?.id),
+        {
+          id: existing?.id ?? "proposed",
+          organizationId,
+          name: policy.name,
+          effect: policy.effect,
+          guardrail: policy.guardrail,
+          actions: policy.actions,
+          resourceTypes: policy.resourceTypes,
+          subjects: policy.subjects,
+          scope: policy.scope,
+          condition: policy.condition,
+          enabled: policy.enabled,
+        },
+      ],
+    }));
+  }
+}
+
 export async function createPolicy(actor: Actor, organizationSlug: string, input: unknown): Promise<PolicyDto> {
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   const data = parsePolicy(input);
   await assertScopeInOrganization(organization.id, data.scope.projectId);
+  await assertMayWritePolicy(actor, organization.id, data, null);
   try {
     const record = await repo.createPolicy(organization.id, data, actor.id);
     await refreshOrganization(organization.id);
@@ -521,16 +627,24 @@ export async function updatePolicy(
   if (!existing) throw AppError.notFound("The policy");
   const data = parsePolicy(input);
   await assertScopeInOrganization(organization.id, data.scope.projectId);
-  const record = await repo.updatePolicy(existing.id, data);
-  await refreshOrganization(organization.id);
-  return policyDto(record);
+  await assertMayWritePolicy(actor, organization.id, data, existing);
+  try {
+    const record = await repo.updatePolicy(existing.id, data);
+    await refreshOrganization(organization.id);
+    return policyDto(record);
+  } catch (error) {
+    throw mapWriteError(error, "name", `a policy named ${data.name} already exists`, "The policy");
+  }
 }
 
 export async function deletePolicy(actor: Actor, organizationSlug: string, policyId: string): Promise<void> {
   const organization = await organizationFor(actor, organizationSlug, "authz:manage");
   const existing = UUID.test(policyId) ? await repo.findPolicy(organization.id, policyId) : null;
   if (!existing) throw AppError.notFound("The policy");
-  await repo.deletePolicy(existing.id);
+  if (existing.guardrail) await assertIsOwner(actor, organization.id, "remove a guardrail");
+  await repo.deletePolicy(existing.id).catch((error: unknown) => {
+    throw mapWriteError(error, "id", "", "The policy");
+  });
   await refreshOrganization(organization.id);
 }
 
@@ -601,12 +715,16 @@ export async function runAllPolicyTests(options: { organizationSlug?: string } =
   );
 }
 
+// The editor's live check compiles through its own small cache: keystrokes must not evict the
+// compiled conditions of the rules in force.
+const editorCompiler = createConditionCompiler({ templateCapacity: 64, sourceCapacity: 256 });
+
 /** Checks a condition as the editor types it (no save); the same check as saving. */
 export function checkCondition(
   source: string,
 ): { ok: true } | { ok: false; message: string; line: number; column: number } {
   try {
-    compileCondition(source);
+    editorCompiler.compile(source);
     return { ok: true };
   } catch (error) {
     if (error instanceof ConditionError)

@@ -1,6 +1,6 @@
 import "server-only";
 import type { Actor } from "@/server/auth/schema";
-import { allowedScopes, assertAuthorized } from "@/server/authz/service";
+import { allowedScopes, assertAuthorized, filterAuthorized } from "@/server/authz/service";
 import { AppError } from "@/server/http/errors";
 import { findProjectBySlugs, listProjectMemberships, listProjectsIn } from "./repo";
 import type { ProjectDetail, ProjectSummary } from "./schema";
@@ -25,7 +25,14 @@ function toSummary(row: ProjectRow): ProjectSummary {
 export async function listProjectsForActor(actor: Actor): Promise<ProjectSummary[]> {
   const { organizationIds, projects } = await allowedScopes(actor, "project:read");
   if (organizationIds.length === 0 && projects.length === 0) return [];
-  return (await listProjectsIn({ organizationIds, projects })).map(toSummary);
+  const rows = await listProjectsIn({ organizationIds, projects });
+  const readable = await filterAuthorized(actor, "project:read", rows, (row) => ({
+    type: "project",
+    id: row.id,
+    organizationId: row.organizationId,
+    projectId: row.id,
+  }));
+  return readable.map(toSummary);
 }
 
 export async function getProject(actor: Actor, organizationSlug: string, projectSlug: string): Promise<ProjectDetail> {

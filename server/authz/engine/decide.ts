@@ -24,7 +24,9 @@ import type { AuthzRequest, Decision, Explanation, NearMiss, ReasonCode } from "
 //      the same action are not consulted, so a narrower binding can add a condition (narrow) or
 //      grant at a scope the broader one does not reach (extend). Several bindings at that scope:
 //      any one whose condition holds allows.
-//   4. Allow policies: a matching allow policy grants even without a binding (members only).
+//   4. Allow policies: where no binding for the action reaches the resource, a matching allow
+//      policy grants (members only). Where a binding decides and its condition fails, no
+//      policy turns that into an allow.
 //   5. Otherwise deny.
 // A condition that fails to evaluate counts as "does not hold" for grants and as "holds" for
 // denies: errors always fail closed.
@@ -32,15 +34,79 @@ import type { AuthzRequest, Decision, Explanation, NearMiss, ReasonCode } from "
 type Outcome = true | false | "error";
 
 interface Evaluation {
-  readonly request: AuthzRequest;
-  readonly index: OrganizationIndex;
-  readonly teams: readonly string[] | undefined;
+  request: AuthzRequest;
+  index: OrganizationIndex;
+  teams: readonly string[] | undefined;
   input: PreparedConditionInput | null | undefined;
+  /** The prepared input carries principal.roles (built only when a condition reads them). */
+  inputHasRoles: boolean;
   inputError: string | undefined;
   rolesHere: string[] | undefined;
   rolesGranted: string[] | undefined;
   lastError: string | undefined;
   candidates: number;
+  // The binding walk's state (see considerBindings).
+  bestLevel: number;
+  granted: CompiledBinding | null;
+  failed: CompiledBinding | null;
+  errored: CompiledBinding | null;
+  erroredWith: string | undefined;
+}
+
+function newEvaluation(
+  request: AuthzRequest,
+  index: OrganizationIndex,
+  teams: readonly string[] | undefined,
+): Evaluation {
+  return {
+    request,
+    index,
+    teams,
+    input: undefined,
+    inputHasRoles: false,
+    inputError: undefined,
+    rolesHere: undefined,
+    rolesGranted: undefined,
+    lastError: undefined,
+    candidates: 0,
+    bestLevel: -1,
+    granted: null,
+    failed: null,
+    errored: null,
+    erroredWith: undefined,
+  };
+}
+
+// decide() is synchronous and never re-entered (conditions cannot call back into it), so one
+// scratch evaluation serves every call: a decision allocates its answer and little else.
+const scratch: Evaluation = newEvaluation(
+  undefined as unknown as AuthzRequest,
+  undefined as unknown as OrganizationIndex,
+  undefined,
+);
+
+function resetEvaluation(
+  evaluation: Evaluation,
+  request: AuthzRequest,
+  index: OrganizationIndex,
+  teams: readonly string[] | undefined,
+): Evaluation {
+  evaluation.request = request;
+  evaluation.index = index;
+  evaluation.teams = teams;
+  evaluation.input = undefined;
+  evaluation.inputHasRoles = false;
+  evaluation.inputError = undefined;
+  evaluation.rolesHere = undefined;
+  evaluation.rolesGranted = undefined;
+  evaluation.lastError = undefined;
+  evaluation.candidates = 0;
+  evaluation.bestLevel = -1;
+  evaluation.granted = null;
+  evaluation.failed = null;
+  evaluation.errored = null;
+  evaluation.erroredWith = undefined;
+  return evaluation;
 }
 
 const NO_TEAMS: readonly string[] = [];
@@ -105,16 +171,25 @@ function rolesGranted(evaluation: Evaluation): string[] {
   return evaluation.rolesGranted;
 }
 
-function conditionInput(evaluation: Evaluation): PreparedConditionInput | null {
-  if (evaluation.input !== undefined) return evaluation.input;
+const NO_ROLES: readonly string[] = [];
+
+/**
+ * The condition input of this request, prepared once. principal.roles costs a walk over the
+ * principal's bindings, so it is filled only once a condition that reads it is evaluated.
+ */
+function conditionInput(evaluation: Evaluation, needsRoles: boolean): PreparedConditionInput | null {
+  if (evaluation.input !== undefined && (evaluation.inputHasRoles || !needsRoles || evaluation.input === null)) {
+    return evaluation.input;
+  }
   const { principal, resource, context } = evaluation.request;
+  evaluation.inputHasRoles = needsRoles;
   try {
     evaluation.input = prepareConditionInput({
       principal: {
         id: principal.id,
         type: principal.type,
         email: principal.email ?? "",
-        roles: rolesHere(evaluation),
+        roles: needsRoles ? rolesHere(evaluation) : NO_ROLES,
         teams: evaluation.teams ?? NO_TEAMS,
         mfa: principal.mfa ?? context?.mfa ?? false,
         attributes: principal.attributes ?? {},
@@ -149,7 +224,7 @@ function evaluate(rule: CompiledBinding | CompiledPolicy, evaluation: Evaluation
     return "error";
   }
   if (rule.condition === null) return true;
-  const input = conditionInput(evaluation);
+  const input = conditionInput(evaluation, rule.readsRoles);
   if (input === null) {
     evaluation.lastError = evaluation.inputError;
     return "error";
@@ -183,22 +258,24 @@ function decision(
   allow: boolean,
   reasonCode: ReasonCode,
   reason: string,
-  rule: { binding?: CompiledBinding; policy?: CompiledPolicy; error?: string } = {},
+  binding: CompiledBinding | null,
+  policy: CompiledPolicy | null,
+  error?: string,
 ): Decision {
-  const matched = rule.binding ?? rule.policy;
+  const matched = binding ?? policy;
   const result: Decision = {
     allow,
     reasonCode,
     reason,
-    bindingId: rule.binding?.id ?? null,
-    policyId: rule.policy?.id ?? null,
-    role: rule.binding?.role.name ?? null,
-    scope: matched ? (SCOPE_LEVELS[matched.level] ?? null) : null,
+    bindingId: binding === null ? null : binding.id,
+    policyId: policy === null ? null : policy.id,
+    role: binding === null ? null : binding.role.name,
+    scope: matched === null ? null : (SCOPE_LEVELS[matched.level] ?? null),
     revision: snapshot.revision,
     isTenantMember: true,
     candidates: evaluation.candidates,
   };
-  if (reasonCode === "condition_error") result.error = rule.error ?? evaluation.lastError;
+  if (reasonCode === "condition_error") result.error = error ?? evaluation.lastError;
   return result;
 }
 
@@ -233,9 +310,36 @@ function denyByPolicy(
       outcome === true
         ? `${what} ${policy.name} denies ${evaluation.request.action}`
         : `${what} ${policy.name} denies ${evaluation.request.action}: its condition failed to evaluate (${evaluation.lastError})`;
-    return decision(evaluation, snapshot, false, reasonCode, reason, { policy });
+    return decision(evaluation, snapshot, false, reasonCode, reason, null, policy);
   }
   return null;
+}
+
+/** One subject's granting bindings (most specific first) folded into the walk's state. */
+function considerBindings(list: readonly CompiledBinding[], evaluation: Evaluation): void {
+  const request = evaluation.request;
+  for (let i = 0; i < list.length; i++) {
+    const binding = list[i] as CompiledBinding;
+    if (binding.level < evaluation.bestLevel) break;
+    if (!scopeContains(binding, request)) continue;
+    evaluation.candidates++;
+    if (binding.level > evaluation.bestLevel) {
+      evaluation.bestLevel = binding.level;
+      evaluation.granted = null;
+      evaluation.failed = null;
+      evaluation.errored = null;
+      evaluation.erroredWith = undefined;
+    }
+    if (evaluation.granted !== null) continue;
+    const outcome = evaluate(binding, evaluation);
+    if (outcome === true) evaluation.granted = binding;
+    else if (outcome === "error") {
+      if (evaluation.errored === null) {
+        evaluation.errored = binding;
+        evaluation.erroredWith = evaluation.lastError;
+      }
+    } else if (evaluation.failed === null) evaluation.failed = binding;
+  }
 }
 
 function isWellFormed(request: AuthzRequest): boolean {
@@ -276,17 +380,7 @@ export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
     return notMember(snapshot, "not_member", "the principal has nothing in this organization");
   }
 
-  const evaluation: Evaluation = {
-    request,
-    index,
-    teams,
-    input: undefined,
-    inputError: undefined,
-    rolesHere: undefined,
-    rolesGranted: undefined,
-    lastError: undefined,
-    candidates: 0,
-  };
+  const evaluation = resetEvaluation(scratch, request, index, teams);
   const action = request.action;
   const policies = policiesFor(index, action);
 
@@ -300,86 +394,79 @@ export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
   }
 
   // Bindings: find the most specific level with a granting binding; its conditions decide.
-  let bestLevel = -1;
-  let granted: CompiledBinding | null = null;
-  let failed: CompiledBinding | null = null;
-  let errored: CompiledBinding | null = null;
-  let erroredWith: string | undefined;
-  const consider = (list: readonly CompiledBinding[]) => {
-    for (const binding of list) {
-      if (binding.level < bestLevel) break;
-      if (!scopeContains(binding, request)) continue;
-      evaluation.candidates++;
-      if (binding.level > bestLevel) {
-        bestLevel = binding.level;
-        granted = null;
-        failed = null;
-        errored = null;
-        erroredWith = undefined;
-      }
-      if (granted !== null) continue;
-      const outcome = evaluate(binding, evaluation);
-      if (outcome === true) granted = binding;
-      else if (outcome === "error") {
-        if (errored === null) {
-          errored = binding;
-          erroredWith = evaluation.lastError;
-        }
-      } else failed ??= binding;
-    }
-  };
-  if (own !== undefined) consider(bindingsFor(own, action));
+  if (own !== undefined) considerBindings(bindingsFor(own, action), evaluation);
   if (teams !== undefined) {
     for (const team of teams) {
       const entry = index.teams.get(team);
-      if (entry !== undefined) consider(bindingsFor(entry, action));
+      if (entry !== undefined) considerBindings(bindingsFor(entry, action), evaluation);
     }
   }
-  const grantedBinding = granted as CompiledBinding | null;
-  if (grantedBinding !== null) {
+  const granted = evaluation.granted;
+  if (granted !== null) {
     return decision(
       evaluation,
       snapshot,
       true,
       "binding",
-      `role ${grantedBinding.role.name} at ${SCOPE_LEVELS[grantedBinding.level]} scope grants ${action}`,
-      { binding: grantedBinding },
+      `role ${granted.role.name} at ${SCOPE_LEVELS[granted.level]} scope grants ${action}`,
+      granted,
+      null,
     );
   }
 
-  for (const policy of policies.allows) {
-    if (!policyApplies(policy, evaluation)) continue;
-    evaluation.candidates++;
-    if (evaluate(policy, evaluation) === true) {
-      return decision(evaluation, snapshot, true, "allow_policy", `allow policy ${policy.name} grants ${action}`, {
-        policy,
-      });
+  // Allow policies grant only where no binding decides the action: a narrower binding's
+  // condition is never bypassed through a policy.
+  if (evaluation.bestLevel < 0)
+    for (const policy of policies.allows) {
+      if (!policyApplies(policy, evaluation)) continue;
+      evaluation.candidates++;
+      if (evaluate(policy, evaluation) === true) {
+        return decision(
+          evaluation,
+          snapshot,
+          true,
+          "allow_policy",
+          `allow policy ${policy.name} grants ${action}`,
+          null,
+          policy,
+        );
+      }
     }
-  }
 
-  const erroredBinding = errored as CompiledBinding | null;
-  if (erroredBinding !== null) {
+  const errored = evaluation.errored;
+  if (errored !== null) {
     return decision(
       evaluation,
       snapshot,
       false,
       "condition_error",
-      `role ${erroredBinding.role.name} at ${SCOPE_LEVELS[erroredBinding.level]} scope grants ${action} but its condition failed to evaluate (${erroredWith})`,
-      { binding: erroredBinding, error: erroredWith },
+      `role ${errored.role.name} at ${SCOPE_LEVELS[errored.level]} scope grants ${action} but its condition failed to evaluate (${evaluation.erroredWith})`,
+      errored,
+      null,
+      evaluation.erroredWith,
     );
   }
-  const failedBinding = failed as CompiledBinding | null;
-  if (failedBinding !== null) {
+  const failed = evaluation.failed;
+  if (failed !== null) {
     return decision(
       evaluation,
       snapshot,
       false,
       "condition_failed",
-      `role ${failedBinding.role.name} at ${SCOPE_LEVELS[failedBinding.level]} scope grants ${action} only when its condition holds, and it does not`,
-      { binding: failedBinding },
+      `role ${failed.role.name} at ${SCOPE_LEVELS[failed.level]} scope grants ${action} only when its condition holds, and it does not`,
+      failed,
+      null,
     );
   }
-  return decision(evaluation, snapshot, false, "no_grant", `no role or policy in this scope grants ${action}`);
+  return decision(
+    evaluation,
+    snapshot,
+    false,
+    "no_grant",
+    `no role or policy in this scope grants ${action}`,
+    null,
+    null,
+  );
 }
 
 function ruleName(rule: CompiledBinding | CompiledPolicy): string {
@@ -399,17 +486,7 @@ export function explain(snapshot: Snapshot, request: AuthzRequest): Decision {
   if (!index || !result.isTenantMember) return result;
 
   const teams = request.principal.type === "user" ? index.teamsByUser.get(request.principal.id) : undefined;
-  const evaluation: Evaluation = {
-    request,
-    index,
-    teams,
-    input: undefined,
-    inputError: undefined,
-    rolesHere: undefined,
-    rolesGranted: undefined,
-    lastError: undefined,
-    candidates: 0,
-  };
+  const evaluation = newEvaluation(request, index, teams);
   const nearMiss = (rule: CompiledBinding | CompiledPolicy, kind: "binding" | "policy", effect: "allow" | "deny") => {
     const entry: NearMiss = {
       kind,
@@ -420,7 +497,7 @@ export function explain(snapshot: Snapshot, request: AuthzRequest): Decision {
       condition: rule.conditionSource ?? "",
       failing: [],
     };
-    const input = rule.condition ? conditionInput(evaluation) : null;
+    const input = rule.condition ? conditionInput(evaluation, rule.readsRoles) : null;
     if (rule.conditionError !== null) entry.error = rule.conditionError;
     else if (rule.condition && input === null) entry.error = evaluation.inputError;
     else if (rule.condition && input) {

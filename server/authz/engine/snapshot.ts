@@ -49,6 +49,8 @@ interface ScopedRule {
   readonly resourceType: string | null;
   readonly resourceId: string | null;
   readonly condition: CompiledCondition | null;
+  /** The condition reads principal.roles (the one attribute that costs a walk to provide). */
+  readonly readsRoles: boolean;
   /** Set when the stored condition no longer compiles: the rule fails closed. */
   readonly conditionError: string | null;
   readonly conditionSource: string | null;
@@ -179,6 +181,10 @@ function compileScoped(
     resourceType: scope.resourceType,
     resourceId: scope.resourceId,
     condition,
+    readsRoles:
+      condition?.template.inputs.some(
+        (input) => (input.record === "principal" && input.field === undefined) || input.field === "roles",
+      ) ?? false,
     conditionError,
     conditionSource: source,
   };
