@@ -73,7 +73,7 @@ test.describe("as an admin", () => {
     expect(developer.permissions).toContain("pipeline:run");
 
     const builtInEdit = await page.request.put(`${ORG}/roles/developer`, {
-      data: { slug: "developer", name: "Developer", permissions: ["*"] },
+      data: { slug: "developer-copy", name: "Developer", permissions: ["*"] },
     });
     await expectProblem(builtInEdit, 422, "INVALID_STATE");
 
