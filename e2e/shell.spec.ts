@@ -91,8 +91,12 @@ test("the shell has no serious accessibility violations, in both themes", async 
   for (const theme of ["light", "dark"] as const) {
     await page.keyboard.press("Control+k");
     await page.keyboard.type(`use ${theme} theme`);
+    // The theme applies at once and is saved by a server action (a POST): navigate only after
+    // the save answered, or the next page can render the previous theme.
+    const saved = page.waitForResponse((response) => response.request().method() === "POST");
     await page.keyboard.press("Enter");
     await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
+    expect((await saved).ok()).toBe(true);
     for (const path of ["/", "/projects", "/projects/acme/storefront", "/audit", "/settings"]) {
       await page.goto(path);
       await expect(page.getByRole("main")).toBeVisible();
