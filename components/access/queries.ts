@@ -6,36 +6,21 @@ import type {
   BindingInput,
   CustomRoleInput,
   Decision,
+  OrganizationDirectory,
   PolicyDto,
   PolicyInput,
   PolicyTestResult,
   RoleDto,
 } from "@/server/authz/schema";
 
+export type { OrganizationDirectory };
+
 // The access admin UI's reads (query option factories) and writes (plain functions for
 // useMutation), all against /api/v1. Errors arrive as problem+json and become ApiError, whose
 // code the UI maps to errors:code.* and whose invalid params go to the form fields.
 
-export interface InvalidParam {
-  name: string;
-  reason: string;
-}
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly invalidParams: InvalidParam[] = [],
-  ) {
-    super(message);
-  }
-
-  /** The reason for one field, whether the server named it `body.scope.projectId` or `scope.projectId`. */
-  fieldError(name: string): string | undefined {
-    return this.invalidParams.find((param) => param.name.replace(/^body\./, "") === name)?.reason;
-  }
-}
+export { ApiError, type InvalidParam } from "@/components/ui/api-error";
+import { ApiError, type InvalidParam } from "@/components/ui/api-error";
 
 async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, ...rest } = init;
@@ -65,14 +50,6 @@ async function api<T>(path: string, init: RequestInit & { json?: unknown } = {})
 }
 
 const orgPath = (org: string) => `/api/v1/organizations/${encodeURIComponent(org)}`;
-
-/** What GET /api/v1/organizations/{org}/directory answers: the names the editors pick from. */
-export interface OrganizationDirectory {
-  organization: { id: string; slug: string; name: string };
-  users: { id: string; name: string; email: string }[];
-  teams: { id: string; slug: string; name: string }[];
-  projects: { id: string; slug: string; name: string }[];
-}
 
 export const accessKeys = {
   all: (org: string) => ["access", org] as const,

@@ -8,15 +8,9 @@ export interface AuditFilters {
   to?: string;
 }
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { ApiError } from "@/components/ui/api-error";
+
+export { ApiError };
 
 async function fetchAuditPage(filters: AuditFilters, cursor: string | null, signal: AbortSignal) {
   const params = new URLSearchParams({ limit: "100" });

@@ -219,13 +219,6 @@ export async function refreshOrganization(organizationId: string): Promise<void>
   if (state.pendingOrganizations.size > 0 || state.pendingFull) await drainReloads();
 }
 
-/** Forces a full reload (after a restore, or from tests). */
-export async function reloadAll(): Promise<void> {
-  if (!state.snapshot) return;
-  state.pendingFull = true;
-  await drainReloads();
-}
-
 /** Stops listening and forgets the snapshot (shutdown, tests). */
 export async function stopAuthzRuntime(): Promise<void> {
   state.generation++;

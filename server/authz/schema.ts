@@ -386,3 +386,11 @@ export interface MembershipView {
   role: string;
   via: "user" | "team";
 }
+
+/** The names the access editors pick from (GET /api/v1/organizations/{org}/directory). */
+export interface OrganizationDirectory {
+  organization: { id: string; slug: string; name: string };
+  users: { id: string; name: string; email: string }[];
+  teams: { id: string; slug: string; name: string }[];
+  projects: { id: string; slug: string; name: string }[];
+}

@@ -21,6 +21,7 @@ import {
   customRoleInputSchema,
   isBuiltInRole,
   type MembershipView,
+  type OrganizationDirectory,
   type Permission,
   type PolicyDto,
   policyInputSchema,
@@ -736,13 +737,6 @@ export function checkCondition(
 export type { AuthzRequestInput };
 
 // ---- Directory (pickers of the access admin UI) ----
-
-export interface OrganizationDirectory {
-  organization: { id: string; slug: string; name: string };
-  users: { id: string; name: string; email: string }[];
-  teams: { id: string; slug: string; name: string }[];
-  projects: { id: string; slug: string; name: string }[];
-}
 
 /**
  * Who and what the organization's rules can name: members, teams and projects. Needs

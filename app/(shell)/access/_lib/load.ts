@@ -1,7 +1,8 @@
 import "server-only";
 import { notFound } from "next/navigation";
 import type { Actor } from "@/server/auth/schema";
-import { getOrganizationDirectory, type OrganizationDirectory, organizationsWhere } from "@/server/authz/service";
+import type { OrganizationDirectory } from "@/server/authz/schema";
+import { getOrganizationDirectory, organizationsWhere } from "@/server/authz/service";
 import { isAppError } from "@/server/http/errors";
 import { getPageContext, type PageContext } from "@/server/i18n/request";
 
