@@ -25,6 +25,11 @@ export interface Database {
   exec(sql: string): Promise<void>;
   /** Runs one statement with $1.. parameters. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * One statement with parameters, or several without: the rows of the last one. For libraries
+   * that bring their own SQL (pg-boss sends multi-statement scripts without parameters).
+   */
+  execute(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   /** Runs fn inside one transaction on one connection (raw SQL), rolled back if it throws. */
   transaction<T>(fn: (tx: RawTx) => Promise<T>): Promise<T>;
   /**
@@ -74,6 +79,13 @@ async function createPGliteDatabase(options: { dataDir?: string; pglite?: PGlite
       await pglite.exec(sql);
     },
     query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    execute: async (sql, params) => {
+      if (params !== undefined && params.length > 0) {
+        return { rows: (await pglite.query<Record<string, unknown>>(sql, params)).rows };
+      }
+      const results = await pglite.exec(sql);
+      return { rows: (results.at(-1)?.rows ?? []) as Record<string, unknown>[] };
+    },
     transaction: (fn) =>
       pglite.transaction((tx) =>
         fn({
@@ -148,6 +160,11 @@ async function createPostgresDatabase(options: { url: string; poolMax?: number }
       await pool.query(sql);
     },
     query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params as unknown[])).rows as T[],
+    execute: async (sql, params) => {
+      const result = (await pool.query(sql, params as unknown[])) as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(result) ? result.at(-1) : result;
+      return { rows: (last?.rows ?? []) as Record<string, unknown>[] };
+    },
     transaction: async (fn) => {
       const conn = await pool.connect();
       try {

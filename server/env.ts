@@ -71,6 +71,27 @@ const envSchema = z.object({
     (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
     z.string().min(32, "must be at least 32 characters").max(512).optional(),
   ),
+  /** Steps this process executes at once (local processes and built-in step kinds); 0: none. */
+  MICROSTACK_EXECUTOR_CONCURRENCY: z.coerce.number().int().min(0).max(1_000).default(8),
+  /**
+   * Seconds an executor may go without a heartbeat before its steps count as lost (retried
+   * when their retry policy allows, else failed with "executor lost") by another replica.
+   */
+  MICROSTACK_EXECUTOR_LEASE_SECONDS: z.coerce.number().int().min(2).max(3_600).default(30),
+  /** Days step logs are kept after their run finished (a project may set its own). */
+  MICROSTACK_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
+  /** Bytes of log one step attempt may store; the rest is dropped with a marker line. */
+  MICROSTACK_LOG_MAX_BYTES_PER_STEP: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .max(16 * 1024 ** 3)
+    .default(256 * 1024 ** 2),
+  /** Prometheus base URL gates query when a metric names no source (`source` may be a URL). */
+  MICROSTACK_PROMETHEUS_URL: z.preprocess(
+    (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),
+    z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  ),
 });
 
 export type Env = Omit<z.infer<typeof envSchema>, "MICROSTACK_SEED"> & {

@@ -7,7 +7,7 @@ import type { Env } from "@/server/env";
 import { recordAuthzDecisions } from "@/server/audit/service";
 import { createOpaHandler, matchOpaRoute } from "@/server/authz/opa-http";
 import { startAuthz, stopAuthz } from "@/server/authz/service";
-import { closeDatabase } from "@/server/db";
+import { closeDatabase, getDatabase } from "@/server/db";
 import { intervalWorker, WorkerHost } from "@/server/jobs/worker-host";
 import { checkReadiness } from "@/server/observability/health";
 import { getLogger } from "@/server/observability/logger";
@@ -25,7 +25,9 @@ import {
   routeTemplatesFromBuild,
 } from "@/server/observability/route-templates";
 import { setActiveSpanRoute, shutdownTracing } from "@/server/observability/tracing";
-import { attachRealtime } from "@/server/realtime/socket-server";
+import { attachRealtime, closeRealtimeAdapter } from "@/server/realtime/socket-server";
+import { registerRunSocketHandlers } from "@/server/runs/realtime";
+import { startRunsRuntime, stopRunsRuntime } from "@/server/runs/service";
 
 const log = getLogger("server");
 const DRAIN_GRACE_MS = 300;
@@ -117,7 +119,8 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
 
   const server = createServer(onRequest);
   server.keepAliveTimeout = 5_000;
-  const io = attachRealtime(server);
+  const io = attachRealtime(server, { postgresUrl: env.DATABASE_URL });
+  registerRunSocketHandlers();
   // Next's dev server needs its own upgrade handling for hot reload; socket.io takes /socket.io.
   const handleUpgrade = app.getUpgradeHandler();
   server.on("upgrade", (req, socket, head) => {
@@ -141,6 +144,24 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
       }
     }),
   );
+
+  // The run engine: job queue, executor, timers, crash recovery (server/runs).
+  workers.register({
+    name: "runs",
+    start: async () => {
+      await startRunsRuntime({
+        db: await getDatabase(),
+        dataDir: env.dataDir,
+        executorConcurrency: env.MICROSTACK_EXECUTOR_CONCURRENCY,
+        leaseSeconds: env.MICROSTACK_EXECUTOR_LEASE_SECONDS,
+        maxLogBytes: env.MICROSTACK_LOG_MAX_BYTES_PER_STEP,
+        logRetentionDays: env.MICROSTACK_LOG_RETENTION_DAYS,
+        prometheusUrl: env.MICROSTACK_PROMETHEUS_URL,
+        stopGraceMs: Math.max(500, Math.min(3_000, env.MICROSTACK_SHUTDOWN_TIMEOUT_MS / 4)),
+      });
+    },
+    stop: () => stopRunsRuntime(),
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -173,6 +194,7 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
       server.closeAllConnections();
       io.disconnectSockets(true);
       await new Promise<void>((resolve) => io.close(() => resolve()));
+      await closeRealtimeAdapter();
       await workers.stop();
       await stopAuthz().catch((error: unknown) => log.warn({ err: error }, "authorization shutdown failed"));
       await app.close().catch(() => {});

@@ -1,7 +1,8 @@
 import "server-only";
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Actor } from "@/server/auth/schema";
 import { AppError } from "@/server/http/errors";
+import { uuidV7 } from "@/server/ids";
 import { getRequestContext } from "@/server/observability/request-context";
 import { currentTraceId } from "@/server/observability/tracing";
 import {
@@ -210,17 +211,6 @@ function toAuditEventDto(record: AuditEventRecord): AuditEventDto {
     prevHash: record.prevHash,
     hash: record.hash,
   };
-}
-
-// The id is part of the hash, so it is made here rather than by the column default; v7 like
-// that default, so ids sort by time.
-function uuidV7(): string {
-  const bytes = randomBytes(16);
-  bytes.writeUIntBE(Date.now(), 0, 6);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** The audit events the actor may read (see policy.ts), one page, newest first. */

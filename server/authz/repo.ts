@@ -427,3 +427,13 @@ export async function listOrganizationDirectory(organizationId: string, tx?: DbT
   ]);
   return { users, teams, projects };
 }
+
+/** Slugs of the teams of an organization the user belongs to. */
+export async function listTeamSlugsOfUser(userId: string, organizationId: string, tx?: DbTx): Promise<string[]> {
+  const db = tx ?? (await getPrisma());
+  const rows = await db.teamMember.findMany({
+    where: { userId, team: { organizationId } },
+    select: { team: { select: { slug: true } } },
+  });
+  return rows.map((row) => row.team.slug);
+}

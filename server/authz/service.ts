@@ -138,6 +138,27 @@ export async function listMemberships(principal: Principal): Promise<MembershipV
 }
 
 /**
+ * The teams (slugs) and roles (built-in names or custom role slugs) a user holds where a
+ * resource of this project lives: what pipeline approval and manual-step rules name.
+ */
+export async function describeMemberIn(
+  userId: string,
+  organizationId: string,
+  projectId: string | null,
+): Promise<{ teams: string[]; roles: string[] }> {
+  const [teams, bindings] = await Promise.all([
+    repo.listTeamSlugsOfUser(userId, organizationId),
+    repo.listBindingsForUser(userId),
+  ]);
+  const roles = bindings
+    .filter((binding) => binding.organizationId === organizationId)
+    .filter((binding) => binding.projectId === null || binding.projectId === projectId)
+    .map((binding) => binding.role)
+    .filter((role) => role !== "");
+  return { teams, roles: [...new Set(roles)] };
+}
+
+/**
  * Where the action may be allowed: a prefilter for list queries (a superset). Always follow it
  * with filterAuthorized: conditions, denies and guardrails are applied there.
  */

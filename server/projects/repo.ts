@@ -45,3 +45,37 @@ export async function listProjectMemberships(projectId: string, organizationId: 
     orderBy: [{ role: "asc" }, { createdAt: "asc" }],
   });
 }
+
+export async function findProjectRefBySlugs(organizationSlug: string, projectSlug: string, tx?: DbTx) {
+  const db = tx ?? (await getPrisma());
+  return db.project.findFirst({
+    where: { slug: projectSlug, organization: { slug: organizationSlug } },
+    select: {
+      id: true,
+      slug: true,
+      name: true,
+      organizationId: true,
+      maxActiveRuns: true,
+      maxRunningSteps: true,
+      logRetentionDays: true,
+      organization: { select: { slug: true } },
+    },
+  });
+}
+
+export async function findProjectRefById(projectId: string, tx?: DbTx) {
+  const db = tx ?? (await getPrisma());
+  return db.project.findUnique({
+    where: { id: projectId },
+    select: {
+      id: true,
+      slug: true,
+      name: true,
+      organizationId: true,
+      maxActiveRuns: true,
+      maxRunningSteps: true,
+      logRetentionDays: true,
+      organization: { select: { slug: true } },
+    },
+  });
+}

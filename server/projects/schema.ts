@@ -31,3 +31,18 @@ export interface ProjectMember {
 export interface ProjectDetail extends ProjectSummary {
   members: ProjectMember[];
 }
+
+/** What other modules need of a project: where it is and its caps (no authorization applied). */
+export interface ProjectRef {
+  id: string;
+  slug: string;
+  name: string;
+  organizationId: string;
+  organizationSlug: string;
+  /** Runs active at once; null: no cap. */
+  maxActiveRuns: number | null;
+  /** Steps of one run running at once; null: no cap. */
+  maxRunningSteps: number | null;
+  /** Days logs are kept after a run; null: the server default. */
+  logRetentionDays: number | null;
+}

@@ -2,8 +2,14 @@ import "server-only";
 import type { Actor } from "@/server/auth/schema";
 import { allowedScopes, assertAuthorized, filterAuthorized } from "@/server/authz/service";
 import { AppError } from "@/server/http/errors";
-import { findProjectBySlugs, listProjectMemberships, listProjectsIn } from "./repo";
-import type { ProjectDetail, ProjectSummary } from "./schema";
+import {
+  findProjectBySlugs,
+  findProjectRefById,
+  findProjectRefBySlugs,
+  listProjectMemberships,
+  listProjectsIn,
+} from "./repo";
+import type { ProjectDetail, ProjectRef, ProjectSummary } from "./schema";
 
 type ProjectRow = Awaited<ReturnType<typeof listProjectsIn>>[number];
 
@@ -56,4 +62,34 @@ export async function getProject(actor: Actor, organizationSlug: string, project
       scope: m.projectId ? "project" : "organization",
     })),
   };
+}
+
+type ProjectRefRow = NonNullable<Awaited<ReturnType<typeof findProjectRefById>>>;
+
+function toRef(row: ProjectRefRow): ProjectRef {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    organizationId: row.organizationId,
+    organizationSlug: row.organization.slug,
+    maxActiveRuns: row.maxActiveRuns,
+    maxRunningSteps: row.maxRunningSteps,
+    logRetentionDays: row.logRetentionDays,
+  };
+}
+
+/**
+ * The project at these slugs, or null. No authorization: for modules that authorize the action
+ * they are about to take on something inside the project themselves.
+ */
+export async function findProjectRef(organizationSlug: string, projectSlug: string): Promise<ProjectRef | null> {
+  const row = await findProjectRefBySlugs(organizationSlug, projectSlug);
+  return row ? toRef(row) : null;
+}
+
+/** The project with this id, or null (no authorization; see findProjectRef). */
+export async function findProjectRefOfId(projectId: string): Promise<ProjectRef | null> {
+  const row = await findProjectRefById(projectId);
+  return row ? toRef(row) : null;
 }

@@ -1,0 +1,131 @@
+import "server-only";
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { constants } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+
+// One step as a local child process: the script in a file, run by its shell in its own process
+// group (so cancel and timeout kill the whole tree, not just the shell), stdout and stderr piped.
+
+const SHELLS: Record<string, { command: string; args: (file: string) => string[]; extension: string }> = {
+  bash: { command: "bash", args: (file) => ["--noprofile", "--norc", "-eo", "pipefail", file], extension: "sh" },
+  sh: { command: "sh", args: (file) => ["-e", file], extension: "sh" },
+  python: { command: "python3", args: (file) => ["-u", file], extension: "py" },
+  pwsh: {
+    command: "pwsh",
+    args: (file) => ["-NoLogo", "-NoProfile", "-NonInteractive", "-File", file],
+    extension: "ps1",
+  },
+};
+
+/** The environment variable that marks a step's processes, so an orphan can be recognised. */
+export const STEP_KEY_VARIABLE = "MICROSTACK_STEP_KEY";
+const KILL_GRACE_MS = 5_000;
+
+export interface ProcessSpec {
+  shell: string | null;
+  script: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** A private directory for the script file. */
+  controlDir: string;
+  /**
+   * Called at once with the child's output streams, before anything else is awaited: a child
+   * that exits quickly has its unread output discarded by Node (and the streams never end for
+   * a reader that comes later).
+   */
+  attach(stdout: Readable, stderr: Readable): void;
+}
+
+export interface Exit {
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StepProcess {
+  pid: number;
+  child: ChildProcess;
+  exit: Promise<Exit>;
+  /** SIGTERM to the process group, SIGKILL after a grace period if it is still there. */
+  kill(): void;
+  /** Stops what the step left running in the background (its process group) and its pipes. */
+  reap(): void;
+}
+
+export class MissingToolError extends Error {}
+
+export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
+  const shell = SHELLS[spec.shell ?? "bash"] ?? (SHELLS.bash as (typeof SHELLS)["bash"]);
+  const file = path.join(spec.controlDir, `script.${shell.extension}`);
+  await writeFile(file, spec.script, { mode: 0o600 });
+  const child = spawn(shell.command, shell.args(file), {
+    cwd: spec.cwd,
+    // The step's own environment only (typed as ProcessEnv, which Next augments with NODE_ENV).
+    env: spec.env as unknown as NodeJS.ProcessEnv,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  spec.attach(child.stdout, child.stderr);
+  const spawned = await new Promise<{ ok: true } | { ok: false; error: NodeJS.ErrnoException }>((resolve) => {
+    child.once("spawn", () => resolve({ ok: true }));
+    child.once("error", (error: NodeJS.ErrnoException) => resolve({ ok: false, error }));
+  });
+  if (!spawned.ok) {
+    if (spawned.error.code === "ENOENT") {
+      throw new MissingToolError(
+        `${shell.command} is not installed on this executor (needed for shell: ${spec.shell ?? "bash"})`,
+      );
+    }
+    throw spawned.error;
+  }
+  const pid = child.pid as number;
+  let killTimer: NodeJS.Timeout | undefined;
+  // "exit", not "close": a background process the step started may keep the pipes open.
+  const exit = new Promise<Exit>((resolve) => {
+    child.once("exit", (code, signal) => {
+      if (killTimer) clearTimeout(killTimer);
+      // What a shell reports for a signal: 128 + its number.
+      const exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
+      resolve({ exitCode: Math.min(255, Math.max(0, exitCode)), signal });
+    });
+  });
+  return {
+    pid,
+    child,
+    exit,
+    kill() {
+      signalGroup(pid, "SIGTERM");
+      killTimer ??= setTimeout(() => signalGroup(pid, "SIGKILL"), KILL_GRACE_MS);
+      killTimer.unref();
+    },
+    reap() {
+      signalGroup(pid, "SIGKILL");
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    },
+  };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Kills the process group of a step left behind by a server that died (kill -9): only if that
+ * process still carries the step's key, so a recycled pid is never hit. Linux only (/proc).
+ */
+export async function killOrphan(pid: number, stepKey: string): Promise<boolean> {
+  try {
+    const environ = await readFile(`/proc/${pid}/environ`, "utf8");
+    if (!environ.split("\0").includes(`${STEP_KEY_VARIABLE}=${stepKey}`)) return false;
+  } catch {
+    return false;
+  }
+  signalGroup(pid, "SIGKILL");
+  return true;
+}

@@ -1,0 +1,297 @@
+import "server-only";
+import type { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import type { RawTx } from "@/server/db";
+import { getLogger } from "@/server/observability/logger";
+import type { Masker } from "@/server/secrets/service";
+import { countLogChunk, countLogDropped } from "./metrics";
+import { insertLogChunk, type LogChunkRow } from "./repo";
+import type { LogLine, LogLinesEvent, LogStream } from "./schema";
+
+// Step logs: every line gets a sequence number (from 1, per step attempt, no gaps), a time and
+// a stream; lines are stored in chunks (one INSERT per ~50 ms of output) and published live
+// only once stored, so a client that reads from the database and then follows the live stream
+// never misses a line. Output is sanitized (NUL and control bytes removed, invalid UTF-8
+// replaced), masked (secret values become ***) and bounded (long lines truncated, a byte
+// budget per attempt), so a step printing binary junk or ten million lines cannot hurt the run
+// or the database.
+
+const log = getLogger("runs.logs");
+
+/** Longer lines are cut here, with a marker saying how much was dropped. */
+export const MAX_LINE_CHARS = 64 * 1024;
+const FLUSH_INTERVAL_MS = 50;
+const FLUSH_LINES = 5_000;
+const FLUSH_CHARS = 1024 * 1024;
+/** Above this much unwritten output the step's pipes are paused until the database catches up. */
+const HIGH_WATER_CHARS = 16 * 1024 * 1024;
+const STREAM_CODE: Record<LogStream, string> = { stdout: "o", stderr: "e", system: "s" };
+const CODE_STREAM: Record<string, LogStream> = { o: "stdout", e: "stderr", s: "system" };
+
+// C0 controls other than tab and ESC (kept for ANSI colours), DEL, and NUL: PostgreSQL text
+// cannot hold NUL, and the others only garble a log view.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f]/g;
+
+export function sanitizeLine(text: string): string {
+  // A carriage return without a newline redraws the line (progress bars): keep what a
+  // terminal would show, the text after the last one.
+  let line = text.endsWith("\r") ? text.slice(0, -1) : text;
+  const cr = line.lastIndexOf("\r");
+  if (cr >= 0) line = line.slice(cr + 1);
+  line = line.replace(CONTROL, "");
+  if (line.length > MAX_LINE_CHARS) {
+    line = `${line.slice(0, MAX_LINE_CHARS)} … [line truncated: ${line.length - MAX_LINE_CHARS} more characters]`;
+  }
+  return line;
+}
+
+export interface StepLogKey {
+  runId: string;
+  idx: number;
+  instance: string;
+  attempt: number;
+}
+
+export interface StepLogOptions {
+  masker: Masker;
+  /** Characters of log this attempt may store; the rest is dropped with a marker. */
+  maxBytes: number;
+  publish(event: LogLinesEvent): void;
+}
+
+interface PendingLine {
+  seq: number;
+  t: number;
+  stream: LogStream;
+  text: string;
+}
+
+type Writer = Pick<RawTx, "query">;
+
+export class StepLog {
+  private seq = 0;
+  private pending: PendingLine[] = [];
+  private pendingChars = 0;
+  private storedChars = 0;
+  private dropped = 0;
+  private limitAnnounced = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private closed = false;
+  private readonly paused = new Set<Readable>();
+  private failures = 0;
+
+  constructor(
+    private readonly db: Writer,
+    readonly key: StepLogKey,
+    private readonly options: StepLogOptions,
+  ) {}
+
+  /** Lines written so far (the last sequence number). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** A line from the platform itself ("Starting on executor ...", "Step exited with 1"). */
+  system(text: string): void {
+    this.line("system", text);
+  }
+
+  line(stream: LogStream, raw: string): void {
+    if (this.closed) return;
+    const text = this.options.masker.mask(sanitizeLine(raw));
+    if (this.storedChars + this.pendingChars + text.length > this.options.maxBytes && stream !== "system") {
+      this.dropped++;
+      if (!this.limitAnnounced) {
+        this.limitAnnounced = true;
+        this.push("system", `Log limit of ${this.options.maxBytes} bytes reached: further output is not stored`);
+      }
+      return;
+    }
+    this.push(stream, text);
+  }
+
+  private push(stream: LogStream, text: string): void {
+    this.seq++;
+    this.pending.push({ seq: this.seq, t: Date.now(), stream, text });
+    this.pendingChars += text.length + 1;
+    if (this.pending.length >= FLUSH_LINES || this.pendingChars >= FLUSH_CHARS) this.flushSoon(0);
+    else this.flushSoon(FLUSH_INTERVAL_MS);
+  }
+
+  /** Reads a child's stdout or stderr line by line until it ends. */
+  follow(stream: "stdout" | "stderr", source: Readable): Promise<void> {
+    const decoder = new StringDecoder("utf8");
+    let partial = "";
+    let overflow = 0;
+    const take = (text: string) => {
+      let start = 0;
+      for (;;) {
+        const newline = text.indexOf("\n", start);
+        if (newline < 0) break;
+        const piece = text.slice(start, newline);
+        if (overflow > 0) {
+          this.line(stream, `${partial} … [line truncated: ${overflow + piece.length} more characters]`);
+        } else {
+          this.line(stream, partial + piece);
+        }
+        partial = "";
+        overflow = 0;
+        start = newline + 1;
+      }
+      const rest = text.slice(start);
+      // An endless line (binary junk without newlines) must not grow without bound.
+      if (overflow > 0 || partial.length + rest.length > MAX_LINE_CHARS) {
+        const room = Math.max(0, MAX_LINE_CHARS - partial.length);
+        partial += rest.slice(0, room);
+        overflow += rest.length - Math.min(room, rest.length);
+      } else {
+        partial += rest;
+      }
+    };
+    return new Promise((resolve) => {
+      source.on("data", (chunk: Buffer) => {
+        take(decoder.write(chunk));
+        if (this.pendingChars > HIGH_WATER_CHARS && !source.isPaused()) {
+          source.pause();
+          this.paused.add(source);
+        }
+      });
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        take(decoder.end());
+        if (partial.length > 0 || overflow > 0) {
+          this.line(stream, overflow > 0 ? `${partial} … [line truncated: ${overflow} more characters]` : partial);
+        }
+        partial = "";
+        overflow = 0;
+        resolve();
+      };
+      source.once("end", finish);
+      source.once("error", finish);
+      // Destroyed (the executor stopped a background process holding the pipe): no "end".
+      source.once("close", finish);
+    });
+  }
+
+  private flushSoon(delayMs: number): void {
+    if (this.writing) return; // the write in flight flushes again when it is done
+    if (this.timer && delayMs > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.startWrite();
+    }, delayMs);
+  }
+
+  private startWrite(): void {
+    if (this.writing || this.pending.length === 0) return;
+    const lines = this.pending;
+    const chars = this.pendingChars;
+    this.pending = [];
+    this.pendingChars = 0;
+    this.writing = this.store(lines)
+      .then(
+        () => {
+          this.failures = 0;
+          this.storedChars += chars;
+          this.options.publish({
+            runId: this.key.runId,
+            step: this.key.instance,
+            attempt: this.key.attempt,
+            lines: lines.map(({ seq, t, stream, text }) => ({ seq, t, stream, text })),
+          });
+        },
+        (error: unknown) => {
+          // Nothing is lost: the lines go back in front and are written again.
+          this.failures++;
+          log.warn({ err: error, ...this.key, failures: this.failures }, "could not store log lines; retrying");
+          this.pending = [...lines, ...this.pending];
+          this.pendingChars += chars;
+          return new Promise<void>((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** this.failures)));
+        },
+      )
+      .finally(() => {
+        this.writing = undefined;
+        if (this.pendingChars <= HIGH_WATER_CHARS / 2) {
+          for (const source of this.paused) source.resume();
+          this.paused.clear();
+        }
+        if (this.pending.length > 0) this.startWrite();
+      });
+  }
+
+  private async store(lines: readonly PendingLine[]): Promise<void> {
+    const first = lines[0] as PendingLine;
+    const last = lines[lines.length - 1] as PendingLine;
+    let streams = "";
+    const offsets: number[] = new Array(lines.length);
+    const texts: string[] = new Array(lines.length);
+    let bytes = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i] as PendingLine;
+      streams += STREAM_CODE[line.stream];
+      offsets[i] = line.t - first.t;
+      texts[i] = line.text;
+      bytes += line.text.length + 1;
+    }
+    await insertLogChunk(this.db, {
+      runId: this.key.runId,
+      idx: this.key.idx,
+      attempt: this.key.attempt,
+      firstSeq: first.seq,
+      lastSeq: last.seq,
+      firstAt: first.t,
+      content: texts.join("\n"),
+      streams,
+      offsets,
+      bytes,
+    });
+    countLogChunk(lines.length, bytes);
+  }
+
+  /** Writes what is left (and a note of what was dropped); resolves once everything is stored. */
+  async close(): Promise<void> {
+    if (this.dropped > 0) {
+      countLogDropped(this.dropped);
+      this.push("system", `${this.dropped} lines were not stored: the step exceeded its log limit`);
+    }
+    this.closed = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    for (;;) {
+      if (this.writing) {
+        await this.writing;
+        continue;
+      }
+      if (this.pending.length === 0) return;
+      this.startWrite();
+    }
+  }
+}
+
+/** The lines of stored chunks after `afterSeq`, at most `limit`. */
+export function linesOfChunks(chunks: readonly LogChunkRow[], afterSeq: number, limit: number): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const chunk of chunks) {
+    const texts = chunk.content.split("\n");
+    const base = chunk.first_at.getTime();
+    for (let i = 0; i < texts.length; i++) {
+      const seq = chunk.first_seq + i;
+      if (seq <= afterSeq) continue;
+      lines.push({
+        seq,
+        t: base + (chunk.offsets[i] ?? 0),
+        stream: CODE_STREAM[chunk.streams[i] ?? "o"] ?? "stdout",
+        text: texts[i] ?? "",
+      });
+      if (lines.length >= limit) return lines;
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,311 @@
+import { z } from "zod";
+
+// Isomorphic: the run view, the API, the socket events and the service share these.
+
+export const RUN_STATUS_VALUES = [
+  "queued",
+  "running",
+  "waiting",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "timed_out",
+] as const;
+export const STEP_STATUS_VALUES = [
+  "queued",
+  "waiting",
+  "running",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+  "timed_out",
+] as const;
+export const RUN_TRIGGERS = ["manual", "api", "schedule", "webhook"] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
+const paramValue = z.union([z.string().max(10_000), z.number(), z.boolean()]);
+/** A step id (`build`) or an instance id (`test[node=20,os=linux]`, `finally/cleanup`). */
+const stepRef = z.string().trim().min(1).max(500);
+const comment = z.string().trim().max(10_000);
+
+export const startRunInputSchema = z.strictObject({
+  /** Values of the pipeline's params; text is coerced to the declared type. */
+  params: z
+    .record(z.string().max(100), paramValue)
+    .refine((value) => Object.keys(value).length <= 200, { message: "has more than 200 entries" })
+    .default({}),
+  /** Run this version instead of the current one. */
+  version: z.number().int().min(1).optional(),
+});
+export type StartRunInput = z.input<typeof startRunInputSchema>;
+
+export const cancelRunInputSchema = z.strictObject({
+  /** Cancel only this step (a step id cancels all its matrix instances). */
+  step: stepRef.optional(),
+  reason: z.string().trim().max(2_000).optional(),
+});
+export type CancelRunInput = z.input<typeof cancelRunInputSchema>;
+
+export const rerunInputSchema = z.strictObject({
+  /** Re-run from this step (and everything downstream), reusing upstream outputs and artifacts. */
+  fromStep: stepRef.optional(),
+});
+export type RerunInput = z.input<typeof rerunInputSchema>;
+
+export const approvalInputSchema = z.strictObject({ step: stepRef, comment: comment.optional() });
+export type ApprovalInput = z.input<typeof approvalInputSchema>;
+
+export const stepControlInputSchema = z.strictObject({ step: stepRef });
+export type StepControlInput = z.input<typeof stepControlInputSchema>;
+
+export const runListQuerySchema = z.object({
+  status: z
+    .string()
+    .trim()
+    .max(200)
+    .transform((value) => value.split(",").filter(Boolean))
+    .pipe(z.array(z.enum(RUN_STATUS_VALUES)).max(RUN_STATUS_VALUES.length))
+    .optional(),
+  pipeline: z.uuid().optional(),
+  trigger: z.enum(RUN_TRIGGERS).optional(),
+  startedBy: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  /** The `nextCursor` of the previous page. */
+  cursor: z
+    .string()
+    .trim()
+    .max(200)
+    .regex(/^\d+:[0-9a-f-]{36}$/, "is not a cursor this API returned")
+    .optional(),
+});
+export type RunListQuery = z.input<typeof runListQuerySchema>;
+
+export const MAX_LOG_PAGE_LINES = 10_000;
+
+export const logQuerySchema = z.object({
+  step: stepRef,
+  /** The attempt whose lines to read; the step's latest by default. */
+  attempt: z.coerce.number().int().min(1).optional(),
+  /** Lines after this sequence number (0: from the first line). */
+  after: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(MAX_LOG_PAGE_LINES).default(1_000),
+});
+export type LogQuery = z.input<typeof logQuerySchema>;
+
+// ---- DTOs ----
+
+const userRef = z.object({ id: z.string(), name: z.string() });
+
+export const stepCountsSchema = z.object({
+  total: z.number(),
+  queued: z.number(),
+  waiting: z.number(),
+  running: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  cancelled: z.number(),
+  timed_out: z.number(),
+});
+export type StepCounts = z.infer<typeof stepCountsSchema>;
+
+export const runSummarySchema = z.object({
+  id: z.string(),
+  number: z.number(),
+  organizationId: z.string(),
+  organizationSlug: z.string(),
+  projectId: z.string(),
+  projectSlug: z.string(),
+  pipelineId: z.string(),
+  pipelineSlug: z.string(),
+  pipelineName: z.string(),
+  pipelineVersion: z.number(),
+  status: z.enum(RUN_STATUS_VALUES),
+  phase: z.string(),
+  runAttempt: z.number(),
+  trigger: z.string(),
+  startedBy: userRef.nullable(),
+  params: z.record(z.string(), paramValue),
+  /** Waiting for a concurrency slot (the pipeline's or the project's cap). */
+  queuedForSlot: z.boolean(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  steps: stepCountsSchema,
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const runPageSchema = z.object({ runs: z.array(runSummarySchema), nextCursor: z.string().nullable() });
+export type RunPage = z.infer<typeof runPageSchema>;
+
+const approvalRecordSchema = z.object({
+  by: z.string(),
+  byName: z.string(),
+  decision: z.enum(["approve", "reject"]),
+  comment: z.string().nullable(),
+  at: z.string(),
+});
+
+const attemptRecordSchema = z.object({
+  attempt: z.number(),
+  status: z.enum(STEP_STATUS_VALUES),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  exitCode: z.number().nullable(),
+  reason: z.string().nullable(),
+});
+
+export const stepDtoSchema = z.object({
+  /** Instance id: `build`, `test[node=20,os=linux]`, `finally/cleanup`. */
+  id: z.string(),
+  stepId: z.string(),
+  name: z.string(),
+  kind: z.enum(["run", "uses", "approval", "gate", "manual"]),
+  uses: z.string().nullable(),
+  role: z.string(),
+  stage: z.string().nullable(),
+  /** Step ids this step needs (DAG edges, matrices collapsed). */
+  needs: z.array(z.string()),
+  matrix: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullable(),
+  status: z.enum(STEP_STATUS_VALUES),
+  attempt: z.number(),
+  waitingFor: z.enum(["approval", "gate", "manual", "retry"]).nullable(),
+  reason: z.string().nullable(),
+  exitCode: z.number().nullable(),
+  continuedOnError: z.boolean(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  deadlineAt: z.string().nullable(),
+  retryAt: z.string().nullable(),
+  outputs: z.record(z.string(), z.string()),
+  actor: z.string().nullable(),
+  approvals: z.array(approvalRecordSchema),
+  approval: z
+    .object({
+      minApprovals: z.number(),
+      environment: z.string().nullable(),
+      message: z.string().nullable(),
+      allowSelfApproval: z.boolean(),
+      approvers: z.object({ users: z.array(z.string()), teams: z.array(z.string()), roles: z.array(z.string()) }),
+    })
+    .nullable(),
+  manualMessage: z.string().nullable(),
+  /** The rendered message of the approval or manual step (templates filled in). */
+  notice: z.string().nullable(),
+  gate: z
+    .object({
+      condition: z.string(),
+      lastValue: z.boolean().nullable(),
+      lastError: z.string().nullable(),
+      lastEvaluatedAt: z.string().nullable(),
+      nextPollAt: z.string().nullable(),
+    })
+    .nullable(),
+  history: z.array(attemptRecordSchema),
+});
+export type StepDto = z.infer<typeof stepDtoSchema>;
+
+export const runDetailSchema = runSummarySchema.extend({
+  version: z.number(),
+  cancellation: z
+    .object({ kind: z.enum(["cancel", "timeout"]), by: z.string().nullable(), at: z.string(), reason: z.string() })
+    .nullable(),
+  stages: z.array(z.object({ id: z.string(), name: z.string() })),
+  steps: stepCountsSchema,
+  stepList: z.array(stepDtoSchema),
+  /** What the signed-in user may do on this run (the server checks again on every control). */
+  can: z.object({ cancel: z.boolean(), retry: z.boolean(), approve: z.boolean(), run: z.boolean() }),
+});
+export type RunDetail = z.infer<typeof runDetailSchema>;
+
+export const LOG_STREAMS = ["stdout", "stderr", "system"] as const;
+export type LogStream = (typeof LOG_STREAMS)[number];
+
+export const logLineSchema = z.object({
+  seq: z.number(),
+  /** Epoch milliseconds. */
+  t: z.number(),
+  stream: z.enum(LOG_STREAMS),
+  text: z.string(),
+});
+export type LogLine = z.infer<typeof logLineSchema>;
+
+export const logPageSchema = z.object({
+  runId: z.string(),
+  step: z.string(),
+  attempt: z.number(),
+  lines: z.array(logLineSchema),
+  /** Pass as `after` for the next page (the last sequence number returned, or `after`). */
+  nextAfter: z.number(),
+  /** The step attempt has finished and every line has been returned. */
+  complete: z.boolean(),
+});
+export type LogPage = z.infer<typeof logPageSchema>;
+
+// ---- Live events (socket.io) ----
+
+/** A step as the live view patches it. */
+export const stepPatchSchema = stepDtoSchema.pick({
+  id: true,
+  status: true,
+  attempt: true,
+  waitingFor: true,
+  reason: true,
+  exitCode: true,
+  startedAt: true,
+  finishedAt: true,
+});
+export type StepPatch = z.infer<typeof stepPatchSchema>;
+
+export interface RunUpdatedEvent {
+  runId: string;
+  status: (typeof RUN_STATUS_VALUES)[number];
+  phase: string;
+  runAttempt: number;
+  version: number;
+  finishedAt: string | null;
+  steps: StepPatch[];
+}
+
+export interface LogLinesEvent {
+  runId: string;
+  step: string;
+  attempt: number;
+  lines: LogLine[];
+}
+
+export const runSubscriptionSchema = z.strictObject({ runId: z.uuid() });
+export const logSubscriptionSchema = z.strictObject({
+  runId: z.uuid(),
+  step: stepRef,
+  attempt: z.number().int().min(1),
+  /** The last sequence number the client has; the server sends what follows, then live lines. */
+  after: z.number().int().min(0).default(0),
+});
+export type LogSubscription = z.input<typeof logSubscriptionSchema>;
+
+export type SubscribeAck = { ok: true } | { ok: false; code: string; message: string };
+
+// ---- Approvals inbox ----
+
+export const pendingActionSchema = z.object({
+  kind: z.enum(["approval", "manual"]),
+  runId: z.string(),
+  runNumber: z.number(),
+  step: z.string(),
+  stepName: z.string(),
+  pipelineId: z.string(),
+  pipelineName: z.string(),
+  organizationSlug: z.string(),
+  projectSlug: z.string(),
+  environment: z.string().nullable(),
+  message: z.string().nullable(),
+  startedBy: userRef.nullable(),
+  params: z.record(z.string(), paramValue),
+  approvals: z.number(),
+  minApprovals: z.number(),
+  waitingSince: z.string().nullable(),
+  deadlineAt: z.string().nullable(),
+});
+export type PendingAction = z.infer<typeof pendingActionSchema>;
