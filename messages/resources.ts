@@ -1,6 +1,7 @@
 // Every UI string, for the server (one i18next instance per request) and the client (the
 // instance in the app's provider). Isomorphic: plain data.
 import enAccess from "./en/access.json";
+import enApi from "./en/api.json";
 import enAudit from "./en/audit.json";
 import enAuth from "./en/auth.json";
 import enCommon from "./en/common.json";
@@ -10,6 +11,7 @@ import enProjects from "./en/projects.json";
 import enSettings from "./en/settings.json";
 import enShell from "./en/shell.json";
 import zhAccess from "./zh-CN/access.json";
+import zhApi from "./zh-CN/api.json";
 import zhAudit from "./zh-CN/audit.json";
 import zhAuth from "./zh-CN/auth.json";
 import zhCommon from "./zh-CN/common.json";
@@ -29,6 +31,7 @@ export const NAMESPACES = [
   "access",
   "settings",
   "errors",
+  "api",
 ] as const;
 export type Namespace = (typeof NAMESPACES)[number];
 
@@ -43,6 +46,7 @@ export const RESOURCES = {
     access: enAccess,
     settings: enSettings,
     errors: enErrors,
+    api: enApi,
   },
   "zh-CN": {
     common: zhCommon,
@@ -54,5 +58,6 @@ export const RESOURCES = {
     access: zhAccess,
     settings: zhSettings,
     errors: zhErrors,
+    api: zhApi,
   },
 } as const;

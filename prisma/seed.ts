@@ -1,5 +1,8 @@
 import "server-only";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parsePipeline } from "@/pipelines/spec/parse";
 import type { PrismaClient } from "@/generated/prisma/client";
 import { hashPassword } from "@/server/auth/password";
 
@@ -165,6 +168,31 @@ export async function seedDemoData(prisma: PrismaClient, options: { password?: s
             expect: "allow",
           },
         ],
+      },
+    });
+
+    // A pipeline to run right away (every step runs on the local executor).
+    const demoYaml = readFileSync(path.join(import.meta.dirname, "demo", "web-delivery.yaml"), "utf8");
+    const demo = parsePipeline(demoYaml);
+    if (!demo.pipeline) throw new Error(`the demo pipeline is invalid: ${demo.diagnostics[0]?.message}`);
+    const webDelivery = await tx.pipeline.create({
+      data: {
+        organizationId: acme.id,
+        projectId: storefront.id,
+        slug: "web-delivery",
+        name: demo.pipeline.name,
+        description: demo.pipeline.description ?? "",
+        createdById: maintainer.id,
+      },
+    });
+    await tx.pipelineVersion.create({
+      data: {
+        pipelineId: webDelivery.id,
+        version: 1,
+        yaml: demoYaml,
+        spec: demo.pipeline as object,
+        message: "Demo pipeline",
+        authorId: maintainer.id,
       },
     });
 

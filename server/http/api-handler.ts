@@ -13,6 +13,7 @@ import {
   runWithRequestContext,
 } from "@/server/observability/request-context";
 import { AppError, isAppError, toProblem } from "./errors";
+import type { Operation } from "./operation";
 
 const log = getLogger("api");
 
@@ -235,4 +236,29 @@ function errorResponse(error: unknown, requestId: string, route: string): Respon
   countUnhandledError("api");
   log.error({ err: error, requestId, route }, "unhandled error");
   return problemResponse(new AppError("INTERNAL", "Something went wrong"), requestId);
+}
+
+/**
+ * A route handler from a declared operation (server/http/operation.ts): the same schemas parse
+ * the request, check the response and document the endpoint in /api/v1/openapi.json.
+ */
+export function operationHandler<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+  R,
+>(
+  operation: Operation<P, Q, B, R>,
+  handler: (context: ApiHandlerContext<"required", P, Q, B>) => Promise<R | Response>,
+): (request: Request, context?: RouteContext) => Promise<Response> {
+  return apiHandler<P, Q, B, R, "required">({
+    route: operation.route,
+    params: operation.params,
+    query: operation.query,
+    body: operation.body,
+    response: operation.response,
+    successStatus: operation.successStatus,
+    maxBodyBytes: operation.maxBodyBytes,
+    handler,
+  });
 }

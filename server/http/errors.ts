@@ -94,6 +94,8 @@ export interface Problem {
   code: ErrorCode;
   detail: string;
   invalidParams?: InvalidParam[];
+  /** Machine-readable context: a pipeline's diagnostics, the current version on a conflict. */
+  details?: Record<string, unknown>;
   requestId?: string;
 }
 
@@ -105,6 +107,7 @@ export function toProblem(error: AppError, requestId?: string): Problem {
     code: error.code,
     detail: error.message,
     ...(error.invalidParams.length > 0 ? { invalidParams: error.invalidParams } : {}),
+    ...(error.details && error.code !== "INTERNAL" ? { details: error.details } : {}),
     ...(requestId ? { requestId } : {}),
   };
 }

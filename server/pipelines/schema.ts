@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { defineOperation } from "@/server/http/operation";
 import { slugSchema } from "@/server/projects/schema";
 
 // Isomorphic: the studio, the API and the service share these. A pipeline's document is YAML
@@ -163,3 +164,126 @@ export const importResultSchema = z.object({
   diagnostics: z.array(diagnosticDtoSchema),
 });
 export type ImportResultDto = z.infer<typeof importResultSchema>;
+
+// ---- API operations (route handlers and the OpenAPI document are built from these) ----
+
+const projectParams = z.object({ org: slugSchema, project: slugSchema });
+const pipelineParams = z.object({ pipelineId: z.uuid() });
+const versionParams = z.object({ pipelineId: z.uuid(), version: z.coerce.number().int().min(1) });
+const LARGE_BODY = MAX_PIPELINE_YAML_BYTES + 64 * 1024;
+
+export const pipelineOperations = {
+  listPipelines: defineOperation({
+    id: "listPipelines",
+    method: "GET",
+    route: "/api/v1/organizations/[org]/projects/[project]/pipelines",
+    summary: "List the pipelines of a project",
+    tag: "Pipelines",
+    params: projectParams,
+    query: pipelineListQuerySchema,
+    response: z.array(pipelineSummarySchema),
+  }),
+  createPipeline: defineOperation({
+    id: "createPipeline",
+    method: "POST",
+    route: "/api/v1/organizations/[org]/projects/[project]/pipelines",
+    summary: "Create a pipeline from its YAML (version 1)",
+    description:
+      "The document is validated first; an invalid one is refused with 400, each error named with its line and column (details.diagnostics).",
+    tag: "Pipelines",
+    params: projectParams,
+    body: createPipelineInputSchema,
+    response: pipelineDetailSchema,
+    successStatus: 201,
+    maxBodyBytes: LARGE_BODY,
+  }),
+  getPipeline: defineOperation({
+    id: "getPipeline",
+    method: "GET",
+    route: "/api/v1/pipelines/[pipelineId]",
+    summary: "A pipeline with its current YAML and run parameters",
+    tag: "Pipelines",
+    params: pipelineParams,
+    response: pipelineDetailSchema,
+  }),
+  savePipelineVersion: defineOperation({
+    id: "savePipelineVersion",
+    method: "PUT",
+    route: "/api/v1/pipelines/[pipelineId]",
+    summary: "Save a new version of a pipeline",
+    description:
+      "baseVersion is the version the author edited; if another version was saved since, 409 with details.currentVersion. An invalid document is refused (400) and the current version stays.",
+    tag: "Pipelines",
+    params: pipelineParams,
+    body: savePipelineVersionInputSchema,
+    response: pipelineDetailSchema,
+    maxBodyBytes: LARGE_BODY,
+  }),
+  deletePipeline: defineOperation({
+    id: "deletePipeline",
+    method: "DELETE",
+    route: "/api/v1/pipelines/[pipelineId]",
+    summary: "Delete a pipeline with its versions and runs",
+    tag: "Pipelines",
+    params: pipelineParams,
+    successStatus: 204,
+  }),
+  listPipelineVersions: defineOperation({
+    id: "listPipelineVersions",
+    method: "GET",
+    route: "/api/v1/pipelines/[pipelineId]/versions",
+    summary: "Every saved version of a pipeline, newest first",
+    tag: "Pipelines",
+    params: pipelineParams,
+    response: z.array(pipelineVersionSummarySchema),
+  }),
+  getPipelineVersion: defineOperation({
+    id: "getPipelineVersion",
+    method: "GET",
+    route: "/api/v1/pipelines/[pipelineId]/versions/[version]",
+    summary: "One version of a pipeline with its YAML",
+    tag: "Pipelines",
+    params: versionParams,
+    response: pipelineVersionDetailSchema,
+  }),
+  restorePipelineVersion: defineOperation({
+    id: "restorePipelineVersion",
+    method: "POST",
+    route: "/api/v1/pipelines/[pipelineId]/versions/[version]/restore",
+    summary: "Make an old version current again (saved as a new version)",
+    tag: "Pipelines",
+    params: versionParams,
+    body: restorePipelineVersionInputSchema,
+    response: pipelineDetailSchema,
+  }),
+  validatePipeline: defineOperation({
+    id: "validatePipeline",
+    method: "POST",
+    route: "/api/v1/pipelines/validate",
+    summary: "Check a pipeline document without saving it",
+    description: "Answers 200 with the positioned diagnostics whether or not the document is valid.",
+    tag: "Pipelines",
+    body: validatePipelineInputSchema,
+    response: validationResultSchema,
+    maxBodyBytes: LARGE_BODY,
+  }),
+  importPipeline: defineOperation({
+    id: "importPipeline",
+    method: "POST",
+    route: "/api/v1/pipelines/import",
+    summary: "Convert a GitHub Actions workflow or a .gitlab-ci.yml into a pipeline",
+    description:
+      "Nothing is saved: the answer is the pipeline YAML and notes on everything that could not be carried over.",
+    tag: "Pipelines",
+    body: importPipelineInputSchema,
+    response: importResultSchema,
+    maxBodyBytes: 3 * 1024 * 1024,
+  }),
+  pipelineJsonSchema: defineOperation({
+    id: "pipelineJsonSchema",
+    method: "GET",
+    route: "/api/v1/pipelines/schema",
+    summary: "The JSON Schema of the pipeline language, for editors",
+    tag: "Pipelines",
+  }),
+};

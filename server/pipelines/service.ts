@@ -1,5 +1,7 @@
 import "server-only";
 import type { z } from "zod";
+import { importPipeline as convertWorkflow } from "@/pipelines/importers/import-pipeline";
+import { pipelineJsonSchema } from "@/pipelines/spec/json-schema";
 import { parsePipeline } from "@/pipelines/spec/parse";
 import type { Pipeline } from "@/pipelines/spec/schema";
 import { recordAuditEvent } from "@/server/audit/service";
@@ -23,6 +25,9 @@ import {
 import {
   type CreatePipelineInput,
   createPipelineInputSchema,
+  type ImportPipelineInput,
+  type ImportResultDto,
+  importPipelineInputSchema,
   type DiagnosticDto,
   type ParamDto,
   type PipelineDetail,
@@ -90,6 +95,38 @@ function paramsOf(pipeline: Pipeline): ParamDto[] {
     required: param.required === true,
     options: param.options ?? null,
   }));
+}
+
+/** The JSON Schema of the language, for editors (YAML language servers, the studio). */
+export function pipelineLanguageSchema(): Record<string, unknown> {
+  return pipelineJsonSchema() as Record<string, unknown>;
+}
+
+/**
+ * Converts a GitHub Actions workflow or a .gitlab-ci.yml into a pipeline document (not saved),
+ * with notes on what could not be carried over and the document's own diagnostics.
+ */
+export function importWorkflow(raw: ImportPipelineInput | unknown): ImportResultDto {
+  const input = parseInput(importPipelineInputSchema, raw);
+  const result = convertWorkflow(input.text, {
+    ...(input.format ? { format: input.format } : {}),
+    ...(input.fileName ? { fileName: input.fileName } : {}),
+    ...(input.name ? { name: input.name } : {}),
+  });
+  if (result.format === null) {
+    const note = result.notes[0];
+    throw new AppError("INVALID_INPUT", note?.message ?? "The format of this file is not recognised", {
+      invalidParams: [{ name: "format", reason: "could not be detected: give github-actions or gitlab-ci" }],
+    });
+  }
+  const diagnostics = result.yaml === "" ? [] : (parsePipeline(result.yaml).diagnostics as DiagnosticDto[]);
+  return {
+    format: result.format,
+    yaml: result.yaml,
+    valid: result.yaml !== "" && !diagnostics.some((diagnostic) => diagnostic.severity === "error"),
+    notes: result.notes,
+    diagnostics,
+  };
 }
 
 // ---- DTOs ----

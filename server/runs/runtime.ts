@@ -5,6 +5,7 @@ import type { RunGraph } from "@/pipelines/engine/graph";
 import { reduce } from "@/pipelines/engine/machine";
 import type { Command, RunEventInput, RunState, StepState } from "@/pipelines/engine/types";
 import type { Database } from "@/server/db";
+import { AppError } from "@/server/http/errors";
 import { getLogger } from "@/server/observability/logger";
 import { singleton } from "@/server/observability/singleton";
 import { getRealtime, organizationRoom } from "@/server/realtime/socket-server";
@@ -637,9 +638,7 @@ export async function stopRunsRuntime(): Promise<void> {
 
 /** The process's runtime; runs cannot start or change without it (scripts don't have one). */
 export function getRunsRuntime(): RunsRuntime {
-  if (!holder.runtime) {
-    throw Object.assign(new Error("The run engine is not running in this process"), { code: "INVALID_STATE" });
-  }
+  if (!holder.runtime) throw new AppError("INVALID_STATE", "The run engine is not running in this process");
   return holder.runtime;
 }
 

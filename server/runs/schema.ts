@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { defineOperation } from "@/server/http/operation";
+import { slugSchema } from "@/server/projects/schema";
 
 // Isomorphic: the run view, the API, the socket events and the service share these.
 
@@ -309,3 +311,137 @@ export const pendingActionSchema = z.object({
   deadlineAt: z.string().nullable(),
 });
 export type PendingAction = z.infer<typeof pendingActionSchema>;
+
+// ---- API operations (route handlers and the OpenAPI document are built from these) ----
+
+const runParams = z.object({ runId: z.uuid() });
+const pipelineParams = z.object({ pipelineId: z.uuid() });
+const projectParams = z.object({ org: slugSchema, project: slugSchema });
+
+export const runOperations = {
+  startRun: defineOperation({
+    id: "startRun",
+    method: "POST",
+    route: "/api/v1/pipelines/[pipelineId]/runs",
+    summary: "Start a run of a pipeline",
+    description:
+      "Params are checked against the pipeline's declarations (text is coerced to the declared type). The run starts at once, or queues when the pipeline's or the project's concurrency cap is reached.",
+    tag: "Runs",
+    params: pipelineParams,
+    body: startRunInputSchema,
+    response: runSummarySchema,
+    successStatus: 201,
+  }),
+  listPipelineRuns: defineOperation({
+    id: "listPipelineRuns",
+    method: "GET",
+    route: "/api/v1/pipelines/[pipelineId]/runs",
+    summary: "Runs of a pipeline, newest first",
+    tag: "Runs",
+    params: pipelineParams,
+    query: runListQuerySchema,
+    response: runPageSchema,
+  }),
+  listProjectRuns: defineOperation({
+    id: "listProjectRuns",
+    method: "GET",
+    route: "/api/v1/organizations/[org]/projects/[project]/runs",
+    summary: "Runs of a project, newest first",
+    tag: "Runs",
+    params: projectParams,
+    query: runListQuerySchema,
+    response: runPageSchema,
+  }),
+  getRun: defineOperation({
+    id: "getRun",
+    method: "GET",
+    route: "/api/v1/runs/[runId]",
+    summary: "A run with every step's state",
+    tag: "Runs",
+    params: runParams,
+    response: runDetailSchema,
+  }),
+  readRunLogs: defineOperation({
+    id: "readRunLogs",
+    method: "GET",
+    route: "/api/v1/runs/[runId]/logs",
+    summary: "Log lines of a step attempt after a sequence number",
+    description:
+      "Sequence numbers start at 1 per step attempt and have no gaps; page with `after` = the returned `nextAfter` until `complete`.",
+    tag: "Runs",
+    params: runParams,
+    query: logQuerySchema,
+    response: logPageSchema,
+  }),
+  cancelRun: defineOperation({
+    id: "cancelRun",
+    method: "POST",
+    route: "/api/v1/runs/[runId]/cancel",
+    summary: "Cancel a run, or one step of it",
+    tag: "Runs",
+    params: runParams,
+    body: cancelRunInputSchema.optional(),
+    response: runDetailSchema,
+  }),
+  rerunRun: defineOperation({
+    id: "rerunRun",
+    method: "POST",
+    route: "/api/v1/runs/[runId]/rerun",
+    summary: "Re-run a finished run, or from one step",
+    description:
+      "From a step: that step and everything downstream run again; upstream steps keep their outputs and artifacts.",
+    tag: "Runs",
+    params: runParams,
+    body: rerunInputSchema.optional(),
+    response: runDetailSchema,
+  }),
+  approveStep: defineOperation({
+    id: "approveStep",
+    method: "POST",
+    route: "/api/v1/runs/[runId]/approve",
+    summary: "Approve an approval step",
+    description: "Refused (403, with the reason) to people who are not approvers of the step or who started the run.",
+    tag: "Approvals",
+    params: runParams,
+    body: approvalInputSchema,
+    response: runDetailSchema,
+  }),
+  rejectStep: defineOperation({
+    id: "rejectStep",
+    method: "POST",
+    route: "/api/v1/runs/[runId]/reject",
+    summary: "Reject an approval step (it fails, with the comment as its reason)",
+    tag: "Approvals",
+    params: runParams,
+    body: approvalInputSchema,
+    response: runDetailSchema,
+  }),
+  runManualStep: defineOperation({
+    id: "runManualStep",
+    method: "POST",
+    route: "/api/v1/runs/[runId]/run-step",
+    summary: "Start a manual step that waits for a person",
+    tag: "Runs",
+    params: runParams,
+    body: stepControlInputSchema,
+    response: runDetailSchema,
+  }),
+  skipManualStep: defineOperation({
+    id: "skipManualStep",
+    method: "POST",
+    route: "/api/v1/runs/[runId]/skip-step",
+    summary: "Skip a manual step",
+    tag: "Runs",
+    params: runParams,
+    body: stepControlInputSchema,
+    response: runDetailSchema,
+  }),
+  listPendingActions: defineOperation({
+    id: "listPendingActions",
+    method: "GET",
+    route: "/api/v1/approvals",
+    summary: "What waits for me: approvals I may give and manual steps I may start",
+    tag: "Approvals",
+    response: z.array(pendingActionSchema),
+  }),
+};

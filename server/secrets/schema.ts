@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { defineOperation } from "@/server/http/operation";
+import { slugSchema } from "@/server/projects/schema";
 
 // Isomorphic: project secrets as the API and the settings page see them. Values go in, never out.
 
@@ -29,3 +31,39 @@ export const secretDtoSchema = z.object({
   updatedAt: z.string(),
 });
 export type SecretDto = z.infer<typeof secretDtoSchema>;
+
+// ---- API operations ----
+
+const projectParams = z.object({ org: slugSchema, project: slugSchema });
+const secretParams = projectParams.extend({ name: secretNameSchema });
+
+export const secretOperations = {
+  listProjectSecrets: defineOperation({
+    id: "listProjectSecrets",
+    method: "GET",
+    route: "/api/v1/organizations/[org]/projects/[project]/secrets",
+    summary: "Names and metadata of a project's secrets (never their values)",
+    tag: "Secrets",
+    params: projectParams,
+    response: z.array(secretDtoSchema),
+  }),
+  putProjectSecret: defineOperation({
+    id: "putProjectSecret",
+    method: "PUT",
+    route: "/api/v1/organizations/[org]/projects/[project]/secrets/[name]",
+    summary: "Create or replace a secret; runs read it as ${{ secrets.NAME }}",
+    tag: "Secrets",
+    params: secretParams,
+    body: putSecretInputSchema,
+    response: secretDtoSchema,
+  }),
+  deleteProjectSecret: defineOperation({
+    id: "deleteProjectSecret",
+    method: "DELETE",
+    route: "/api/v1/organizations/[org]/projects/[project]/secrets/[name]",
+    summary: "Delete a secret",
+    tag: "Secrets",
+    params: secretParams,
+    successStatus: 204,
+  }),
+};

@@ -1,6 +1,7 @@
 import "server-only";
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { access, readFile, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -18,6 +19,25 @@ const SHELLS: Record<string, { command: string; args: (file: string) => string[]
     extension: "ps1",
   },
 };
+
+/**
+ * Runs the step's shell under a watchdog. Its stdin is a pipe the server holds open and never
+ * writes: when the server dies (even kill -9), the pipe reads end-of-file and the watchdog kills
+ * the step's whole process group, so no step outlives the process that reports its result (a
+ * step that kept running would finish unseen while the engine runs it again). POSIX sh.
+ */
+const WATCHDOG = [
+  "exec 3<&0 </dev/null",
+  '"$@" 3<&- &',
+  "step=$!",
+  // cat, not read: read returns early when a signal interrupts it; cat only at end-of-file.
+  "( cat <&3 >/dev/null; kill -KILL 0 ) &",
+  "watchdog=$!",
+  'wait "$step"',
+  "code=$?",
+  'kill "$watchdog" 2>/dev/null',
+  'exit "$code"',
+].join("\n");
 
 /** The environment variable that marks a step's processes, so an orphan can be recognised. */
 export const STEP_KEY_VARIABLE = "MICROSTACK_STEP_KEY";
@@ -55,17 +75,39 @@ export interface StepProcess {
 
 export class MissingToolError extends Error {}
 
+/** Where a command is on the step's PATH, or null. */
+async function findOnPath(command: string, pathVariable: string | undefined): Promise<string | null> {
+  for (const dir of (pathVariable ?? "/usr/local/bin:/usr/bin:/bin").split(":")) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    try {
+      await access(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
 export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
   const shell = SHELLS[spec.shell ?? "bash"] ?? (SHELLS.bash as (typeof SHELLS)["bash"]);
+  if ((await findOnPath(shell.command, spec.env.PATH)) === null) {
+    throw new MissingToolError(
+      `${shell.command} is not installed on this executor (needed for shell: ${spec.shell ?? "bash"})`,
+    );
+  }
   const file = path.join(spec.controlDir, `script.${shell.extension}`);
   await writeFile(file, spec.script, { mode: 0o600 });
-  const child = spawn(shell.command, shell.args(file), {
+  const child = spawn("/bin/sh", ["-c", WATCHDOG, "microstack-step", shell.command, ...shell.args(file)], {
     cwd: spec.cwd,
     // The step's own environment only (typed as ProcessEnv, which Next augments with NODE_ENV).
     env: spec.env as unknown as NodeJS.ProcessEnv,
     detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  // Held open for the life of this process; never written.
+  child.stdin.on("error", () => {});
   spec.attach(child.stdout, child.stderr);
   const spawned = await new Promise<{ ok: true } | { ok: false; error: NodeJS.ErrnoException }>((resolve) => {
     child.once("spawn", () => resolve({ ok: true }));
@@ -85,6 +127,8 @@ export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
   const exit = new Promise<Exit>((resolve) => {
     child.once("exit", (code, signal) => {
       if (killTimer) clearTimeout(killTimer);
+      // The watchdog's job is done: let its reader see end-of-file and go away.
+      child.stdin.end();
       // What a shell reports for a signal: 128 + its number.
       const exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
       resolve({ exitCode: Math.min(255, Math.max(0, exitCode)), signal });
