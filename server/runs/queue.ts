@@ -1,13 +1,15 @@
 import "server-only";
 import PgBoss from "pg-boss";
 import type { EvaluateGateCommand, ScheduleTimerCommand, StartStepCommand } from "@/pipelines/engine/types";
-import type { Database, RawTx } from "@/server/db";
+import type { Database } from "@/server/db";
 import { getLogger } from "@/server/observability/logger";
 
 // The durable work queue of runs, on pg-boss (its own `pgboss` schema in the same database):
-// steps to start, timers to fire, gates to sample. Jobs are inserted in the transaction that
-// produced them, so a committed transition never loses its commands and a rolled-back one
-// never leaves any. Any replica may take any job.
+// steps to start, timers to fire, gates to sample. Jobs are inserted by the statement that
+// writes the transition that produced them (repo.ts writes pg-boss' job table the way pg-boss'
+// insert does), so a committed transition never loses its commands and a rolled-back one never
+// leaves any. pg-boss creates and maintains the queues (expiry, retries, archiving); any
+// replica may take any job.
 
 const log = getLogger("runs.queue");
 
@@ -34,10 +36,6 @@ export interface QueuedJob<T> {
 
 function adapter(run: (sql: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>) {
   return { executeSql: (text: string, values?: unknown[]) => run(text, values) };
-}
-
-function txAdapter(tx: RawTx) {
-  return adapter(async (sql, params) => ({ rows: await tx.query<Record<string, unknown>>(sql, params) }));
 }
 
 export class RunQueue {
@@ -102,46 +100,6 @@ export class RunQueue {
   private get started(): PgBoss {
     if (!this.boss) throw new Error("the run queue is not started");
     return this.boss;
-  }
-
-  /** Inserts the jobs for these commands inside the caller's transaction. */
-  async enqueue(
-    tx: RawTx,
-    jobs: {
-      steps: readonly StepJobData[];
-      timers: readonly ScheduleTimerCommand[];
-      gates: readonly EvaluateGateCommand[];
-    },
-  ): Promise<void> {
-    const boss = this.started;
-    const db = txAdapter(tx);
-    if (jobs.steps.length > 0) {
-      await boss.insert(
-        jobs.steps.map((data) => ({ name: STEP_QUEUE, data, singletonKey: data.command.key })),
-        { db },
-      );
-    }
-    if (jobs.timers.length > 0) {
-      await boss.insert(
-        jobs.timers.map((command) => ({
-          name: TIMER_QUEUE,
-          data: { command } satisfies TimerJobData,
-          singletonKey: command.key,
-          startAfter: new Date(command.at).toISOString(),
-        })),
-        { db },
-      );
-    }
-    if (jobs.gates.length > 0) {
-      await boss.insert(
-        jobs.gates.map((command) => ({
-          name: GATE_QUEUE,
-          data: { command } satisfies GateJobData,
-          singletonKey: command.key,
-        })),
-        { db },
-      );
-    }
   }
 
   async fetch<T>(queue: string, batchSize: number): Promise<QueuedJob<T>[]> {

@@ -118,65 +118,149 @@ export async function loadRunState(tx: Querier, runId: string): Promise<RunState
   return { ...head.state, steps: steps.map((row) => row.state) };
 }
 
-/** Writes a transition: the run row (its version is the compare-and-set token) and changed steps. */
-export async function writeTransition(
-  tx: RawTx,
-  state: RunState,
-  changed: readonly { idx: number; step: StepState }[],
-  admitted?: boolean,
-): Promise<void> {
-  await tx.query(
-    `UPDATE runs SET status = $2, phase = $3, run_attempt = $4, version = $5, state = $6::jsonb,
-       started_at = $7, finished_at = $8, updated_at = now()${admitted === undefined ? "" : ", admitted = $9"}
-     WHERE id = $1`,
-    [
-      state.runId,
-      state.status,
-      state.phase,
-      state.runAttempt,
-      state.version,
-      JSON.stringify(runLevelState(state)),
-      ms(state.startedAt),
-      state.phase === "done" ? ms(state.finishedAt) : null,
-      ...(admitted === undefined ? [] : [admitted]),
-    ],
-  );
-  if (changed.length === 0) return;
-  await tx.query(
-    `UPDATE run_steps AS s
-     SET status = r.status, attempt = r.attempt, waiting_for = r.waiting_for, state = r.state, updated_at = now()
-     FROM jsonb_to_recordset($2::jsonb) AS r(idx int, status text, attempt int, waiting_for text, state jsonb)
-     WHERE s.run_id = $1 AND s.idx = r.idx`,
-    [
-      state.runId,
-      JSON.stringify(
-        changed.map(({ idx, step }) => ({
-          idx,
-          status: step.status,
-          attempt: step.attempt,
-          waiting_for: step.status === "waiting" ? step.waitingFor : null,
-          state: step,
-        })),
-      ),
-    ],
+// ---- Writing a transition ----
+
+/** A job row for pg-boss' job table (name, payload, dedup key, when). */
+export interface JobRow {
+  name: string;
+  data: unknown;
+  singletonKey: string;
+  /** ISO time; null: now. */
+  startAfter: string | null;
+}
+
+/** Everything one transition writes: the run row, the changed steps, jobs, signals. */
+export interface TransitionWrite {
+  state: RunState;
+  changed: readonly { idx: number; step: StepState; notice?: string | null }[];
+  jobs: readonly JobRow[];
+  /** NOTIFY payloads on channel microstack_runs, delivered at commit. */
+  signals: readonly string[];
+  admitted?: boolean;
+}
+
+/**
+ * Inserts jobs into pg-boss' table the way pg-boss' own insert does (defaults from the queue;
+ * ON CONFLICT DO NOTHING, so a re-issued command with the same key does not queue twice while
+ * the first waits), as one statement usable inside a larger one.
+ */
+function jobInsertSql(param: string, condition: string): string {
+  return `INSERT INTO pgboss.job (name, data, start_after, singleton_key, expire_in, keep_until,
+      retry_limit, retry_delay, retry_backoff, dead_letter, policy)
+    SELECT j.name, j.data, COALESCE(j.start_after, now()), j.singleton_key,
+      COALESCE(q.expire_seconds, 900) * interval '1 second',
+      COALESCE(j.start_after, now()) + COALESCE(q.retention_minutes, 20160) * interval '1 minute',
+      COALESCE(q.retry_limit, 2),
+      CASE WHEN COALESCE(q.retry_backoff, false) THEN GREATEST(COALESCE(q.retry_delay, 0), 1)
+           ELSE COALESCE(q.retry_delay, 0) END,
+      COALESCE(q.retry_backoff, false), q.dead_letter, q.policy
+    FROM jsonb_to_recordset(${param}) AS j(name text, data jsonb, singleton_key text, start_after timestamptz)
+    JOIN pgboss.queue q ON q.name = j.name
+    ${condition}
+    ON CONFLICT DO NOTHING`;
+}
+
+function runParams(state: RunState): unknown[] {
+  return [
+    state.runId,
+    state.status,
+    state.phase,
+    state.runAttempt,
+    state.version,
+    JSON.stringify(runLevelState(state)),
+    ms(state.startedAt),
+    state.phase === "done" ? ms(state.finishedAt) : null,
+  ];
+}
+
+function stepRows(write: TransitionWrite): string {
+  return JSON.stringify(
+    write.changed.map(({ idx, step, notice }) => ({
+      idx,
+      status: step.status,
+      attempt: step.attempt,
+      waiting_for: step.status === "waiting" ? step.waitingFor : null,
+      state: step,
+      set_notice: notice !== undefined,
+      notice: notice?.slice(0, 10_000) ?? null,
+    })),
   );
 }
 
-/** The rendered messages of steps that start waiting for people (approvals, manual steps). */
-export async function setStepNotices(
-  tx: RawTx,
-  runId: string,
-  notices: readonly { instance: string; message: string | null }[],
-): Promise<void> {
-  await tx.query(
-    `UPDATE run_steps AS s SET notice = n.message
-     FROM jsonb_to_recordset($2::jsonb) AS n(instance text, message text)
-     WHERE s.run_id = $1 AND s.instance = n.instance`,
-    [
-      runId,
-      JSON.stringify(notices.map((notice) => ({ ...notice, message: notice.message?.slice(0, 10_000) ?? null }))),
-    ],
+function jobRows(jobs: readonly JobRow[]): string {
+  return JSON.stringify(
+    jobs.map((job) => ({
+      name: job.name,
+      data: job.data,
+      singleton_key: job.singletonKey,
+      start_after: job.startAfter,
+    })),
   );
+}
+
+const STEP_UPDATE = `UPDATE run_steps AS s
+     SET status = r.status, attempt = r.attempt, waiting_for = r.waiting_for, state = r.state, updated_at = now(),
+         notice = CASE WHEN r.set_notice THEN r.notice ELSE s.notice END
+     FROM jsonb_to_recordset($10::jsonb)
+       AS r(idx int, status text, attempt int, waiting_for text, state jsonb, set_notice boolean, notice text)
+     WHERE s.run_id = $1 AND s.idx = r.idx`;
+
+/**
+ * Writes a transition in ONE statement, if the run is still at `expectedVersion` (optimistic
+ * compare and set): the run row, the changed steps, the jobs and the signals all happen, or (the
+ * run moved on, in another process) none does and false comes back. One round trip: what keeps
+ * an engine transition to a few milliseconds.
+ */
+export async function writeTransitionIfAt(
+  db: Querier,
+  write: TransitionWrite,
+  expectedVersion: number,
+): Promise<boolean> {
+  const [row] = await db.query<{ applied: number }>(
+    `WITH run AS (
+       UPDATE runs SET status = $2, phase = $3, run_attempt = $4, version = $5, state = $6::jsonb,
+         started_at = $7, finished_at = $8, updated_at = now()
+       WHERE id = $1 AND version = $9 RETURNING id
+     ), steps AS (
+       ${STEP_UPDATE} AND EXISTS (SELECT 1 FROM run) RETURNING 1
+     ), jobs AS (
+       ${jobInsertSql("$11::jsonb", "WHERE EXISTS (SELECT 1 FROM run)")} RETURNING 1
+     ), signals AS (
+       SELECT pg_notify('microstack_runs', n) FROM jsonb_array_elements_text($12::jsonb) AS n
+       WHERE EXISTS (SELECT 1 FROM run)
+     )
+     SELECT (SELECT count(*) FROM run)::int AS applied, (SELECT count(*) FROM signals)::int AS signalled,
+       (SELECT count(*) FROM steps)::int AS steps, (SELECT count(*) FROM jobs)::int AS jobs`,
+    [...runParams(write.state), expectedVersion, stepRows(write), jobRows(write.jobs), JSON.stringify(write.signals)],
+  );
+  return (row?.applied ?? 0) === 1;
+}
+
+/** Writes a transition inside a transaction that holds the run's row lock. */
+export async function writeTransition(tx: RawTx, write: TransitionWrite, versionChanged = true): Promise<void> {
+  if (versionChanged) {
+    await tx.query(
+      `UPDATE runs SET status = $2, phase = $3, run_attempt = $4, version = $5, state = $6::jsonb,
+         started_at = $7, finished_at = $8, updated_at = now()${write.admitted === undefined ? "" : ", admitted = $9"}
+       WHERE id = $1`,
+      [...runParams(write.state), ...(write.admitted === undefined ? [] : [write.admitted])],
+    );
+  }
+  if (write.changed.length > 0) {
+    await tx.query(STEP_UPDATE.replace("$10::jsonb", "$2::jsonb"), [write.state.runId, stepRows(write)]);
+  }
+  await insertJobs(tx, write.jobs);
+  for (const signal of write.signals) await tx.query(`SELECT pg_notify('microstack_runs', $1)`, [signal]);
+}
+
+export async function insertJobs(tx: Querier, jobs: readonly JobRow[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await tx.query(jobInsertSql("$1::jsonb", ""), [jobRows(jobs)]);
+}
+
+export async function findRunVersion(db: Querier, runId: string): Promise<number | null> {
+  const [row] = await db.query<{ version: number }>(`SELECT version FROM runs WHERE id = $1`, [runId]);
+  return row?.version ?? null;
 }
 
 export async function setAdmitted(tx: RawTx, runIds: readonly string[]): Promise<void> {
@@ -268,15 +352,26 @@ export async function findStepIndex(db: Querier, runId: string, instance: string
   return row?.idx ?? null;
 }
 
-/** Takes an attempt for an executor: true once per attempt, whoever asks and however often. */
+/**
+ * Takes an attempt for an executor: true once per attempt, whoever asks and however often, and
+ * only while the step is still running at that attempt (not cancelled meanwhile). The job that
+ * delivered it is completed in the same statement: from here on the claim (and its executor's
+ * heartbeat) is what recovery looks at.
+ */
 export async function claimAttempt(
   db: Querier,
-  claim: { runId: string; idx: number; attempt: number; executorId: string },
+  claim: { runId: string; idx: number; attempt: number; executorId: string; queue: string; jobId: string },
 ): Promise<boolean> {
   const rows = await db.query(
-    `INSERT INTO run_step_claims (run_id, idx, attempt, executor_id) VALUES ($1, $2, $3, $4)
+    `WITH done AS (
+       UPDATE pgboss.job SET state = 'completed', completed_on = now()
+       WHERE name = $5 AND id = $6 AND state = 'active' RETURNING 1
+     )
+     INSERT INTO run_step_claims (run_id, idx, attempt, executor_id)
+     SELECT $1, $2, $3, $4 WHERE EXISTS (
+       SELECT 1 FROM run_steps WHERE run_id = $1 AND idx = $2 AND status = 'running' AND attempt = $3)
      ON CONFLICT DO NOTHING RETURNING attempt`,
-    [claim.runId, claim.idx, claim.attempt, claim.executorId],
+    [claim.runId, claim.idx, claim.attempt, claim.executorId, claim.queue, claim.jobId],
   );
   return rows.length === 1;
 }

@@ -10,7 +10,7 @@ import { getLogger } from "@/server/observability/logger";
 import { singleton } from "@/server/observability/singleton";
 import { getRealtime, organizationRoom } from "@/server/realtime/socket-server";
 import { resolveProjectSecrets } from "@/server/secrets/service";
-import { type Committed, RunDriver } from "./driver";
+import { buildWrite, type Committed, RunDriver } from "./driver";
 import { deleteExpiredArtifacts } from "./executor/artifacts";
 import { ExecutorHost, type RunInfo } from "./executor/executor-host";
 import { killOrphan } from "./executor/local-process";
@@ -51,6 +51,8 @@ export interface RunsRuntimeOptions {
   stopGraceMs?: number;
   /** Reconcile every this many ms (tests shorten it). */
   reconcileIntervalMs?: number;
+  /** Told the wall time of every committed transition (benchmarks). */
+  onTransition?: (ms: number, events: number) => void;
 }
 
 /** Timers due within this window are also armed in process, for precision. */
@@ -114,7 +116,12 @@ export class RunsRuntime {
 
   constructor(readonly options: RunsRuntimeOptions) {
     this.queue = new RunQueue(options.db);
-    this.driver = new RunDriver(options.db, this.queue, (committed) => this.afterCommit(committed));
+    this.driver = new RunDriver(
+      options.db,
+      this.queue,
+      (committed) => this.afterCommit(committed),
+      options.onTransition,
+    );
     this.executor = new ExecutorHost({
       db: options.db,
       queue: this.queue,
@@ -423,14 +430,11 @@ export class RunsRuntime {
       }
       const started = reduce(graph, input.state, { type: "run.started", at: input.state.createdAt });
       const changed = started.changed.map((id) => graph.index.get(id) as number).sort((a, b) => a - b);
+      const scope = { ...scopeBase, number };
       await writeTransition(
         tx,
-        started.state,
-        changed.map((idx) => ({ idx, step: started.state.steps[idx] as StepState })),
-        true,
+        buildWrite({ scope, graph }, { state: started.state, changed, commands: started.commands }, true),
       );
-      const scope = { ...scopeBase, number };
-      if (started.commands.length > 0) await this.driver.enqueueCommands(tx, scope, graph, started.commands);
       return { number, state: started.state, admitted: true, commands: started.commands, changed, supersede };
     });
     const scope = { ...scopeBase, number: outcome.number };

@@ -4,6 +4,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { RunEventInput, StartStepCommand } from "@/pipelines/engine/types";
+import { stepKinds } from "@/pipelines/spec/schema";
 import type { Database } from "@/server/db";
 import { getLogger } from "@/server/observability/logger";
 import { createMasker, type Masker } from "@/server/secrets/service";
@@ -13,7 +14,6 @@ import { countStepLost, observeStepStart, setStepsRunning } from "../metrics";
 import { type QueuedJob, type RunQueue, STEP_QUEUE, type StepJobData } from "../queue";
 import {
   claimAttempt,
-  findStepRow,
   heartbeatExecutor,
   listLiveClaims,
   listUnwantedAttempts,
@@ -186,27 +186,30 @@ export class ExecutorHost {
     }
   }
 
-  /** Claims and starts one job's step; the job is done once the step has started (or was not ours). */
+  /**
+   * Claims one job's step (completing the job in the same statement) and starts it. A step
+   * cancelled since it was dispatched, or already claimed elsewhere, is simply not started.
+   */
   private async take(job: QueuedJob<StepJobData>): Promise<void> {
     const { runId, idx, command } = job.data;
+    // Marked before the claim exists, so the heartbeat's check of our claims never mistakes a
+    // step being started for one we lost track of.
+    this.starting.add(command.key);
     try {
       const claimed = await claimAttempt(this.options.db, {
         runId,
         idx,
         attempt: command.attempt,
         executorId: this.id,
+        queue: STEP_QUEUE,
+        jobId: job.id,
       });
-      if (claimed) {
-        const row = await findStepRow(this.options.db, runId, idx);
-        // Cancelled (or re-run) between dispatch and now: nothing to start.
-        if (row && row.status === "running" && row.attempt === command.attempt) {
-          await this.begin(runId, idx, command);
-        }
-      }
-      await this.options.queue.complete(STEP_QUEUE, [job.id]);
+      if (claimed) await this.begin(runId, idx, command);
     } catch (error) {
       log.error({ err: error, key: command.key }, "could not start a step; the job will be delivered again");
       await this.options.queue.fail(STEP_QUEUE, job.id, error).catch(() => {});
+    } finally {
+      this.starting.delete(command.key);
     }
   }
 
@@ -255,6 +258,7 @@ export class ExecutorHost {
     const controlDir = path.join(this.options.dataDir, "run-files", runId, `${idx}.${command.attempt}`);
     let result: { exitCode: number; outputs: Record<string, string> } = { exitCode: 1, outputs: {} };
     let startedReported = false;
+    let madeControlDir = false;
     const reportStarted = async (kind: string) => {
       observeStepStart(kind, (Date.now() - dispatchedAt) / 1_000);
       startedReported = true;
@@ -269,8 +273,11 @@ export class ExecutorHost {
       const info = await this.options.runInfo(runId);
       if (!info) return;
       const workspace = path.join(this.workspacesDir, runId);
-      await mkdir(workspace, { recursive: true });
-      await mkdir(controlDir, { recursive: true, mode: 0o700 });
+      const inline = command.uses !== null && isInlineKind(command.uses);
+      // Built-in kinds in process need no files, unless they move artifacts.
+      if (!inline || command.artifacts.fetch.length > 0 || command.artifacts.save.length > 0) {
+        await mkdir(workspace, { recursive: true });
+      }
       stepLog.system(
         `Step ${command.instance}, attempt ${command.attempt}, on ${os.hostname()} (executor ${this.id.slice(0, 8)})`,
       );
@@ -301,7 +308,7 @@ export class ExecutorHost {
       }
 
       const uses = command.uses;
-      if (uses !== null && isInlineKind(uses)) {
+      if (uses !== null && inline) {
         await reportStarted("inline");
         result = await runInlineKind(uses, substituteDeep(command.with, values) as Record<string, unknown> | null, {
           log: stepLog,
@@ -334,6 +341,8 @@ export class ExecutorHost {
           return;
         }
         await mkdir(cwd, { recursive: true });
+        await mkdir(controlDir, { recursive: true, mode: 0o700 });
+        madeControlDir = true;
         const outputFile = path.join(controlDir, "outputs");
         const env = this.environment(command, info, workspace, outputFile, values);
         let child: Awaited<ReturnType<typeof startProcess>>;
@@ -358,10 +367,13 @@ export class ExecutorHost {
           result = { exitCode: 127, outputs: {} };
           return;
         }
-        await setClaimPid(this.options.db, { runId, idx, attempt: command.attempt }, child.pid);
         execution.abort.signal.addEventListener("abort", () => child.kill(), { once: true });
         if (execution.abort.signal.aborted) child.kill();
-        await reportStarted("local");
+        // Started now: the pid (for recovery after a crash) is recorded alongside.
+        await Promise.all([
+          setClaimPid(this.options.db, { runId, idx, attempt: command.attempt }, child.pid),
+          reportStarted("local"),
+        ]);
         const exit = await child.exit;
         // The step is over when its process is; what it left in the background holding the
         // pipes gets a moment to finish writing, then the step's process group is stopped.
@@ -393,7 +405,7 @@ export class ExecutorHost {
       if (execution.stopping) stepLog.system("The server is stopping: this attempt is reported lost");
       else stepLog.system(`Exited with code ${result.exitCode}`);
       await stepLog.close().catch((error: unknown) => log.error({ err: error }, "could not store the last log lines"));
-      await rm(controlDir, { recursive: true, force: true }).catch(() => {});
+      if (madeControlDir) await rm(controlDir, { recursive: true, force: true }).catch(() => {});
       if (!startedReported && !execution.stopping) await reportStarted("local").catch(() => {});
       const at = Date.now();
       const event = execution.stopping
@@ -490,7 +502,8 @@ export class ExecutorHost {
     }
     const { values, problems } = parseOutputFile(text);
     for (const problem of problems) stepLog.line("stderr", `Outputs: ${problem}`);
-    const declared = new Set(command.outputs);
+    // A `uses` step's outputs are declared by its kind (checkout: commit, ref), not by `outputs:`.
+    const declared = new Set([...command.outputs, ...((command.uses && stepKinds.get(command.uses)?.outputs) || [])]);
     const outputs: Record<string, string> = {};
     for (const [name, value] of Object.entries(values)) {
       if (!declared.has(name)) {
