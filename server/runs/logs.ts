@@ -20,7 +20,9 @@ const log = getLogger("runs.logs");
 
 /** Longer lines are cut here, with a marker saying how much was dropped. */
 export const MAX_LINE_CHARS = 64 * 1024;
-const FLUSH_INTERVAL_MS = 50;
+// Short: a write in flight batches everything printed meanwhile, so load makes chunks bigger
+// rather than writes more frequent, and an idle step still shows a line within milliseconds.
+const FLUSH_INTERVAL_MS = 10;
 const FLUSH_LINES = 5_000;
 const FLUSH_CHARS = 1024 * 1024;
 /** Above this much unwritten output the step's pipes are paused until the database catches up. */
