@@ -262,3 +262,28 @@ export function operationHandler<
     handler,
   });
 }
+
+/**
+ * A route handler for an operation that needs no session (it authenticates the request
+ * another way, such as a webhook signature over the raw body, which the handler reads itself).
+ */
+export function publicOperationHandler<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, R>(
+  operation: Operation<P, Q, undefined, R>,
+  handler: (context: ApiHandlerContext<"public", P, Q, undefined>) => Promise<R | Response>,
+): (request: Request, context?: RouteContext) => Promise<Response> {
+  return apiHandler<P, Q, undefined, R, "public">({
+    route: operation.route,
+    auth: "public",
+    params: operation.params,
+    query: operation.query,
+    response: operation.response,
+    successStatus: operation.successStatus,
+    maxBodyBytes: operation.maxBodyBytes,
+    handler,
+  });
+}
+
+/** The raw request body as text, refused beyond maxBytes (for signature checks). */
+export async function readRawBody(request: Request, maxBytes: number): Promise<string> {
+  return readTextCapped(request, maxBytes);
+}

@@ -40,7 +40,7 @@ describe("the OpenAPI document", () => {
     for (const file of routeFiles(path.join(ROOT, "app/api/v1"))) {
       const text = readFileSync(file, "utf8");
       for (const match of text.matchAll(
-        /export const (GET|POST|PUT|PATCH|DELETE) = operationHandler\(\s*\w+\.(\w+)/g,
+        /export const (GET|POST|PUT|PATCH|DELETE) = (?:publicO|o)perationHandler\(\s*\w+\.(\w+)/g,
       )) {
         const operation = API_OPERATIONS.find((candidate) => candidate.id === match[2]);
         expect(operation, `${file} serves an undocumented operation ${match[2]}`).toBeDefined();

@@ -87,6 +87,16 @@ export function buildOpenApiDocument(): JsonSchema {
       ...(operation.description ? { description: operation.description } : {}),
       tags: [operation.tag],
       parameters: [...parametersOf(operation.params, "path"), ...parametersOf(operation.query, "query")],
+      ...(operation.auth === "public" ? { security: [] } : {}),
+      ...(operation.rawBody
+        ? {
+            requestBody: {
+              required: false,
+              description: operation.rawBody,
+              content: { "application/json": { schema: {} } },
+            },
+          }
+        : {}),
       ...(operation.body
         ? {
             requestBody: {

@@ -26,6 +26,10 @@ export interface Operation<
   response?: z.ZodType<R>;
   successStatus?: 200 | 201 | 202 | 204;
   maxBodyBytes?: number;
+  /** "public": no session needed (the handler authenticates another way, e.g. a signature). */
+  auth?: "required" | "public";
+  /** A body the handler reads raw (any JSON), described here instead of by a schema. */
+  rawBody?: string;
 }
 
 /** Declares an operation (typed; the OpenAPI document lists each module's operations). */

@@ -732,3 +732,40 @@ export async function findUserNames(ids: readonly string[]): Promise<Map<string,
 }
 
 export type { Database };
+
+// ---- Triggers ----
+
+/** Pipelines whose current version has schedule triggers. */
+export async function listScheduledPipelines(db: Querier) {
+  return db.query<{
+    pipeline_id: string;
+    schedules: { cron: string; timezone?: string; params?: Record<string, unknown> }[];
+  }>(
+    `SELECT p.id AS pipeline_id, v.spec->'triggers'->'schedule' AS schedules
+     FROM pipelines p JOIN pipeline_versions v ON v.pipeline_id = p.id AND v.version = p.current_version
+     WHERE jsonb_typeof(v.spec->'triggers'->'schedule') = 'array'`,
+  );
+}
+
+/**
+ * Records that a schedule's fire at `fireAt` is being handled: "fire" once (whichever replica
+ * gets the row first), "seen" when it already was, "first" when the schedule was never seen
+ * (nothing fires for a time before it existed).
+ */
+export async function claimScheduleFire(
+  db: Querier,
+  pipelineId: string,
+  scheduleKey: string,
+  fireAt: number,
+): Promise<"fire" | "seen" | "first"> {
+  const rows = await db.query<{ inserted: boolean }>(
+    `INSERT INTO pipeline_schedule_fires (pipeline_id, schedule_key, last_fire_at) VALUES ($1, $2, $3)
+     ON CONFLICT (pipeline_id, schedule_key) DO UPDATE SET last_fire_at = EXCLUDED.last_fire_at
+       WHERE pipeline_schedule_fires.last_fire_at < EXCLUDED.last_fire_at
+     RETURNING (xmax = 0) AS inserted`,
+    [pipelineId, scheduleKey, new Date(fireAt).toISOString()],
+  );
+  const row = rows[0];
+  if (!row) return "seen";
+  return row.inserted ? "first" : "fire";
+}

@@ -53,6 +53,8 @@ export interface RunsRuntimeOptions {
   reconcileIntervalMs?: number;
   /** Told the wall time of every committed transition (benchmarks). */
   onTransition?: (ms: number, events: number) => void;
+  /** Work the reconciler also does, every few seconds (schedule triggers). */
+  periodic?: readonly (() => Promise<void>)[];
 }
 
 /** Timers due within this window are also armed in process, for precision. */
@@ -60,6 +62,7 @@ const LOCAL_TIMER_WINDOW_MS = 10 * 60_000;
 const TIMER_POLL_MS = 1_000;
 const STRANDED_AFTER_MS = 5 * 60_000;
 const RETENTION_EVERY_MS = 60 * 60_000;
+const PERIODIC_EVERY_MS = 10_000;
 
 export interface NewRunInput {
   organizationId: string;
@@ -111,6 +114,7 @@ export class RunsRuntime {
   private reconciling: Promise<void> | undefined;
   private lastStrandedCheck = 0;
   private lastRetention = 0;
+  private lastPeriodic = 0;
   private unlisten: (() => Promise<void>) | undefined;
   private stopped = false;
 
@@ -578,6 +582,12 @@ export class RunsRuntime {
     }
 
     const now = Date.now();
+    if (now - this.lastPeriodic >= PERIODIC_EVERY_MS) {
+      this.lastPeriodic = now;
+      for (const task of this.options.periodic ?? []) {
+        await task().catch((error: unknown) => log.warn({ err: error }, "periodic runs task failed"));
+      }
+    }
     if (now - this.lastStrandedCheck > 60_000) {
       this.lastStrandedCheck = now;
       for (const runId of await listStrandedRunIds(db, STRANDED_AFTER_MS)) {

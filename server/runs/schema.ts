@@ -245,6 +245,14 @@ export const logPageSchema = z.object({
 });
 export type LogPage = z.infer<typeof logPageSchema>;
 
+export const webhookDeliverySchema = z.object({
+  started: z.boolean(),
+  /** Why no run started (the trigger's condition was false). */
+  reason: z.string().nullable(),
+  run: runSummarySchema.nullable(),
+});
+export type WebhookDelivery = z.infer<typeof webhookDeliverySchema>;
+
 // ---- Live events (socket.io) ----
 
 /** A step as the live view patches it. */
@@ -435,6 +443,21 @@ export const runOperations = {
     params: runParams,
     body: stepControlInputSchema,
     response: runDetailSchema,
+  }),
+  deliverWebhook: defineOperation({
+    id: "deliverWebhook",
+    method: "POST",
+    route: "/api/v1/hooks/pipelines/[pipelineId]/[hookId]",
+    summary: "Deliver an event to a pipeline's webhook trigger",
+    description:
+      "No session: authenticated by `X-Microstack-Signature-256` (or GitHub's `X-Hub-Signature-256`): `sha256=` and the hex HMAC-SHA256 of the raw body with the trigger's secret; or GitLab's `X-Gitlab-Token` equal to the secret. The body is the JSON payload the trigger's `if` and params read. 202 with the run, or with `started: false` and why.",
+    tag: "Runs",
+    params: z.object({ pipelineId: z.uuid(), hookId: z.string().trim().min(1).max(100) }),
+    response: webhookDeliverySchema,
+    successStatus: 202,
+    maxBodyBytes: 1024 * 1024,
+    auth: "public",
+    rawBody: "The event, as JSON (what the trigger's `if` and params read as `payload`).",
   }),
   listPendingActions: defineOperation({
     id: "listPendingActions",

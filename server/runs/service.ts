@@ -1,8 +1,10 @@
 import "server-only";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { z } from "zod";
 import type { GroupDef, RunGraph } from "@/pipelines/engine/graph";
 import { createRun } from "@/pipelines/engine/machine";
 import { resolveParams } from "@/pipelines/engine/params";
+import { evaluateWebhook, findWebhook, lastFireTime } from "@/pipelines/engine/triggers";
 import { isTerminal, type RunEventInput, type StepState, type Transition } from "@/pipelines/engine/types";
 import { recordAuditEvent } from "@/server/audit/service";
 import type { Actor } from "@/server/auth/schema";
@@ -10,17 +12,20 @@ import { allowedScopes, describeMemberIn } from "@/server/authz/service";
 import { getDatabase } from "@/server/db";
 import { AppError } from "@/server/http/errors";
 import { uuidV7 } from "@/server/ids";
-import { findRunnablePipeline } from "@/server/pipelines/service";
+import { findRunnablePipeline, type RunnablePipeline } from "@/server/pipelines/service";
+import { resolveProjectSecrets } from "@/server/secrets/service";
 import { findProjectRef, findProjectRefOfId } from "@/server/projects/service";
 import { compiledGraph } from "./driver";
 import { linesOfChunks } from "./logs";
 import { countRunStarted } from "./metrics";
 import { assertCanListRuns, assertCanOnRun, assertCanRunPipeline, canOnRun, type RunScopeRef } from "./policy";
 import {
+  claimScheduleFire,
   countStepsByStatus,
   findRunById,
   findUserNames,
   listRunsWhere,
+  listScheduledPipelines,
   listStepRows,
   listStepStates,
   listWaitingSteps,
@@ -28,7 +33,7 @@ import {
   type RunListRow,
   type RunRow,
 } from "./repo";
-import { getRunsRuntime } from "./runtime";
+import { getRunsRuntime, type RunsRuntimeOptions, startRunsRuntime as startRuntime } from "./runtime";
 import {
   type ApprovalInput,
   approvalInputSchema,
@@ -49,11 +54,17 @@ import {
   type StepControlInput,
   type StepCounts,
   type StepDto,
+  type WebhookDelivery,
   startRunInputSchema,
   stepControlInputSchema,
 } from "./schema";
 
-export { startRunsRuntime, stopRunsRuntime } from "./runtime";
+export { stopRunsRuntime } from "./runtime";
+
+/** Starts the run engine of this process, with the schedule triggers it fires. */
+export function startRunsRuntime(options: RunsRuntimeOptions) {
+  return startRuntime({ ...options, periodic: [...(options.periodic ?? []), fireDueSchedules] });
+}
 
 function parse<S extends z.ZodType>(schema: S, input: unknown, prefix?: string): z.output<S> {
   const parsed = schema.safeParse(input);
@@ -415,40 +426,181 @@ export async function startRun(
   if ((trigger === "manual" || trigger === "api") && pipeline.spec.triggers?.manual === false) {
     throw new AppError("INVALID_STATE", "This pipeline does not allow manual runs (triggers.manual is false)");
   }
+  return createRunOf(pipeline, input.params, trigger, actor);
+}
+
+/**
+ * Creates (and, when the caps allow, starts) a run of a pipeline version. `actor` is the person
+ * who started it, or null when a trigger did (schedule, webhook): the pipeline's author chose
+ * that by saving the trigger.
+ */
+async function createRunOf(
+  pipeline: RunnablePipeline,
+  given: Readonly<Record<string, unknown>>,
+  trigger: RunTrigger,
+  actor: Actor | null,
+  auditActor?: { type: "system" | "service"; label: string },
+): Promise<RunSummary> {
   const project = await findProjectRefOfId(pipeline.projectId);
   if (!project) throw AppError.notFound("The pipeline");
   const runtime = getRunsRuntime();
   const graph = await runtime.driver.graphOf(pipeline.versionId, project.maxRunningSteps);
-  const params = resolveParams(graph, input.params);
+  const params = resolveParams(graph, given);
   if (!params.ok) {
     throw new AppError("INVALID_INPUT", `params.${params.errors[0]?.param}: ${params.errors[0]?.message}`, {
       invalidParams: params.errors.map((error) => ({ name: `params.${error.param}`, reason: error.message })),
     });
   }
-  const state = createRun(graph, { runId: uuidV7(), params: params.params, startedBy: actor.email, at: Date.now() });
+  const state = createRun(graph, {
+    runId: uuidV7(),
+    params: params.params,
+    startedBy: actor?.email ?? null,
+    at: Date.now(),
+  });
   const created = await runtime.createRun({
     organizationId: pipeline.organizationId,
     projectId: pipeline.projectId,
     pipelineId: pipeline.id,
     pipelineVersionId: pipeline.versionId,
     trigger,
-    startedById: actor.id,
-    startedBy: actor.email,
+    startedById: actor?.id ?? null,
+    startedBy: actor?.email ?? null,
     graph,
     state,
     projectMaxActiveRuns: project.maxActiveRuns,
   });
   countRunStarted(trigger);
-  await audit(
-    actor,
-    "runs.run.start",
-    { id: state.runId, organizationId: pipeline.organizationId, projectId: pipeline.projectId },
-    { pipeline: pipeline.slug, version: pipeline.version, number: created.number, params: params.params, trigger },
-  );
+  await recordAuditEvent({
+    actor: actor
+      ? { type: "user", id: actor.id, label: actor.email }
+      : (auditActor ?? { type: "system", label: trigger }),
+    organizationId: pipeline.organizationId,
+    projectId: pipeline.projectId,
+    action: "runs.run.start",
+    target: { type: "run", id: state.runId },
+    outcome: "success",
+    details: {
+      pipeline: pipeline.slug,
+      version: pipeline.version,
+      number: created.number,
+      params: params.params,
+      trigger,
+    },
+  });
   const row = await findRunById(state.runId);
   if (!row) throw AppError.notFound("The run");
   const counts = await countsFor([row]);
-  return toSummary(row, counts.get(row.id) ?? emptyCounts(row.stepCount), new Map([[actor.id, actor.name]]));
+  return toSummary(
+    row,
+    counts.get(row.id) ?? emptyCounts(row.stepCount),
+    new Map(actor ? [[actor.id, actor.name]] : []),
+  );
+}
+
+// ---- Triggers ----
+
+/** Starts the runs of schedule triggers that came due (called every few seconds by the runtime). */
+export async function fireDueSchedules(now = Date.now()): Promise<void> {
+  const db = await getDatabase();
+  for (const { pipeline_id, schedules } of await listScheduledPipelines(db)) {
+    for (const schedule of schedules) {
+      let due: number;
+      try {
+        due = lastFireTime(schedule, now);
+      } catch {
+        continue; // validated when saved; a cron the parser refuses never fires
+      }
+      const key = `${schedule.cron}|${schedule.timezone ?? "UTC"}`.slice(0, 300);
+      if ((await claimScheduleFire(db, pipeline_id, key, due)) !== "fire") continue;
+      const pipeline = await findRunnablePipeline(pipeline_id);
+      if (!pipeline) continue;
+      await createRunOf(pipeline, schedule.params ?? {}, "schedule", null, {
+        type: "system",
+        label: `schedule ${schedule.cron} ${schedule.timezone ?? "UTC"}`,
+      }).catch((error: unknown) => {
+        // A run that cannot start (params no longer valid) is reported, not retried each pass.
+        void recordAuditEvent({
+          actor: { type: "system", label: `schedule ${schedule.cron}` },
+          organizationId: pipeline.organizationId,
+          projectId: pipeline.projectId,
+          action: "runs.schedule.fire",
+          target: { type: "pipeline", id: pipeline.id },
+          outcome: "failure",
+          details: { reason: (error as Error).message.slice(0, 500) },
+        });
+      });
+    }
+  }
+}
+
+const SIGNATURE_HEADERS = ["x-microstack-signature-256", "x-hub-signature-256"];
+
+function signatureMatches(secret: string, rawBody: string, headers: Readonly<Record<string, string>>): boolean {
+  const expected = `sha256=${createHmac("sha256", secret).update(rawBody, "utf8").digest("hex")}`;
+  for (const name of SIGNATURE_HEADERS) {
+    const given = headers[name];
+    if (given && given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected))) {
+      return true;
+    }
+  }
+  // GitLab sends the secret itself as a token.
+  const token = headers["x-gitlab-token"];
+  if (token) {
+    const a = createHmac("sha256", "token").update(token).digest();
+    const b = createHmac("sha256", "token").update(secret).digest();
+    return timingSafeEqual(a, b);
+  }
+  return false;
+}
+
+/**
+ * A delivery to a pipeline's webhook trigger: authenticated by an HMAC-SHA256 signature of the
+ * body with the trigger's secret (`X-Microstack-Signature-256` or GitHub's
+ * `X-Hub-Signature-256: sha256=<hex>`) or GitLab's `X-Gitlab-Token`; then the trigger's `if`
+ * decides and its params are rendered from the payload.
+ */
+export async function deliverWebhook(
+  pipelineId: string,
+  hookId: string,
+  rawBody: string,
+  headers: Readonly<Record<string, string>>,
+): Promise<WebhookDelivery> {
+  const pipeline = await findRunnablePipeline(pipelineId);
+  const hook = pipeline ? findWebhook(pipeline.spec, hookId) : undefined;
+  // The same answer whether the pipeline or the hook is missing: nothing to probe.
+  if (!pipeline || !hook) throw AppError.notFound("The webhook");
+  const secretName = /secrets\.([A-Za-z_][A-Za-z0-9_]*)/.exec(hook.secret)?.[1];
+  const { values } = secretName
+    ? await resolveProjectSecrets(pipeline.projectId, [secretName])
+    : { values: new Map<string, string>() };
+  const secret = secretName ? values.get(secretName) : undefined;
+  if (!secret) {
+    throw new AppError(
+      "INVALID_STATE",
+      `The webhook's secret ${secretName ?? hook.secret} is not set in the project's secrets`,
+    );
+  }
+  if (!signatureMatches(secret, rawBody, headers)) {
+    throw new AppError("UNAUTHORIZED", "The signature does not match the webhook's secret");
+  }
+  let payload: unknown = {};
+  if (rawBody.trim() !== "") {
+    try {
+      payload = JSON.parse(rawBody);
+    } catch {
+      throw new AppError("INVALID_INPUT", "body: is not valid JSON", {
+        invalidParams: [{ name: "body", reason: "is not valid JSON" }],
+      });
+    }
+  }
+  const decision = evaluateWebhook(hook, { payload, headers });
+  if ("error" in decision) throw new AppError("INVALID_INPUT", `The trigger could not be evaluated: ${decision.error}`);
+  if (!decision.fire) return { started: false, reason: decision.reason, run: null };
+  const run = await createRunOf(pipeline, decision.params, "webhook", null, {
+    type: "service",
+    label: `webhook ${hookId}`,
+  });
+  return { started: true, reason: null, run };
 }
 
 // ---- Controls ----

@@ -272,3 +272,15 @@ CREATE TABLE "socket_io_attachments" (
     "created_at" TIMESTAMPTZ DEFAULT now(),
     "payload" BYTEA
 );
+
+-- Schedule triggers: the last fire of each.
+CREATE TABLE "pipeline_schedule_fires" (
+    "pipeline_id" UUID NOT NULL,
+    "schedule_key" VARCHAR(300) NOT NULL,
+    "last_fire_at" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "pipeline_schedule_fires_pkey" PRIMARY KEY ("pipeline_id","schedule_key")
+);
+
+-- AddForeignKey
+ALTER TABLE "pipeline_schedule_fires" ADD CONSTRAINT "pipeline_schedule_fires_pipeline_id_fkey" FOREIGN KEY ("pipeline_id") REFERENCES "pipelines"("id") ON DELETE CASCADE ON UPDATE CASCADE;
