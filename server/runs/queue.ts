@@ -97,11 +97,6 @@ export class RunQueue {
     await boss?.stop({ graceful: false, close: false, wait: true }).catch(() => {});
   }
 
-  private get started(): PgBoss {
-    if (!this.boss) throw new Error("the run queue is not started");
-    return this.boss;
-  }
-
   async fetch<T>(queue: string, batchSize: number): Promise<QueuedJob<T>[]> {
     if (!this.boss || batchSize <= 0) return [];
     const jobs = await this.boss.fetch<T>(queue, { batchSize });
