@@ -201,3 +201,25 @@ test("the OpenAPI document and its reference page", async ({ page }) => {
   await expect(page.getByRole("heading", { level: 1, name: "API reference" })).toBeVisible();
   await expect(page.getByRole("heading", { name: "/api/v1/runs/{runId}/approve" })).toBeVisible();
 });
+
+test("a project's run settings: caps and log retention, for those who may update the project", async ({
+  page,
+  browser,
+}) => {
+  const admin = await asUser(page, ADMIN);
+  const before = await (await admin.get(`${BASE}/settings`)).json();
+  expect(before).toEqual({ maxActiveRuns: null, maxRunningSteps: null, logRetentionDays: null });
+  const changed = await admin.patch(`${BASE}/settings`, { data: { maxActiveRuns: 5, logRetentionDays: 14 } });
+  expect(changed.status()).toBe(200);
+  expect(await changed.json()).toEqual({ maxActiveRuns: 5, maxRunningSteps: null, logRetentionDays: 14 });
+  const bad = await admin.patch(`${BASE}/settings`, { data: { logRetentionDays: 0 } });
+  expect(bad.status()).toBe(400);
+  expect((await bad.json()).invalidParams[0].name).toBe("body.logRetentionDays");
+  expect((await admin.patch(`${BASE}/settings`, { data: { maxActiveRuns: null } })).status()).toBe(200);
+
+  const viewerContext = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const viewer = await asUser(await viewerContext.newPage(), VIEWER);
+  expect((await viewer.get(`${BASE}/settings`)).status()).toBe(200);
+  expect((await viewer.patch(`${BASE}/settings`, { data: { maxActiveRuns: 1 } })).status()).toBe(403);
+  await viewerContext.close();
+});

@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import { pipelineOperations } from "@/server/pipelines/schema";
+import { projectOperations } from "@/server/projects/schema";
 import { runOperations } from "@/server/runs/schema";
 import { secretOperations } from "@/server/secrets/schema";
 import { type Operation, problemSchema } from "./operation";
@@ -13,6 +14,7 @@ export const API_OPERATIONS: readonly Operation[] = [
   ...Object.values(pipelineOperations),
   ...Object.values(runOperations),
   ...Object.values(secretOperations),
+  ...Object.values(projectOperations),
 ];
 
 type JsonSchema = Record<string, unknown>;
@@ -123,6 +125,7 @@ export function buildOpenApiDocument(): JsonSchema {
       { name: "Runs", description: "Starting, following and controlling runs" },
       { name: "Approvals", description: "Approving and rejecting approval steps" },
       { name: "Secrets", description: "Project secrets, read by runs as ${{ secrets.NAME }}" },
+      { name: "Projects", description: "Run settings of a project" },
     ],
     paths,
     components: {

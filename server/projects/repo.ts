@@ -79,3 +79,16 @@ export async function findProjectRefById(projectId: string, tx?: DbTx) {
     },
   });
 }
+
+export async function updateProjectSettingsById(
+  projectId: string,
+  data: { maxActiveRuns?: number | null; maxRunningSteps?: number | null; logRetentionDays?: number | null },
+  tx?: DbTx,
+) {
+  const db = tx ?? (await getPrisma());
+  return db.project.update({
+    where: { id: projectId },
+    data,
+    select: { maxActiveRuns: true, maxRunningSteps: true, logRetentionDays: true },
+  });
+}

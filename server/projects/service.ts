@@ -1,6 +1,7 @@
 import "server-only";
 import type { Actor } from "@/server/auth/schema";
 import { allowedScopes, assertAuthorized, filterAuthorized } from "@/server/authz/service";
+import { recordAuditEvent } from "@/server/audit/service";
 import { AppError } from "@/server/http/errors";
 import {
   findProjectBySlugs,
@@ -8,8 +9,16 @@ import {
   findProjectRefBySlugs,
   listProjectMemberships,
   listProjectsIn,
+  updateProjectSettingsById,
 } from "./repo";
-import type { ProjectDetail, ProjectRef, ProjectSummary } from "./schema";
+import {
+  type ProjectDetail,
+  type ProjectRef,
+  type ProjectSettings,
+  type ProjectSummary,
+  type UpdateProjectSettingsInput,
+  updateProjectSettingsInputSchema,
+} from "./schema";
 
 type ProjectRow = Awaited<ReturnType<typeof listProjectsIn>>[number];
 
@@ -92,4 +101,52 @@ export async function findProjectRef(organizationSlug: string, projectSlug: stri
 export async function findProjectRefOfId(projectId: string): Promise<ProjectRef | null> {
   const row = await findProjectRefById(projectId);
   return row ? toRef(row) : null;
+}
+
+async function projectForSettings(actor: Actor, organizationSlug: string, projectSlug: string, action: string) {
+  const row = await findProjectRefBySlugs(organizationSlug, projectSlug);
+  if (!row) throw AppError.notFound("The project");
+  await assertAuthorized(
+    actor,
+    action,
+    { type: "project", id: row.id, organizationId: row.organizationId, projectId: row.id },
+    "The project",
+  );
+  return row;
+}
+
+export async function getProjectSettings(
+  actor: Actor,
+  organizationSlug: string,
+  projectSlug: string,
+): Promise<ProjectSettings> {
+  const row = await projectForSettings(actor, organizationSlug, projectSlug, "project:read");
+  return {
+    maxActiveRuns: row.maxActiveRuns,
+    maxRunningSteps: row.maxRunningSteps,
+    logRetentionDays: row.logRetentionDays,
+  };
+}
+
+/** Changes a project's run caps and log retention (project:update), audited. */
+export async function updateProjectSettings(
+  actor: Actor,
+  organizationSlug: string,
+  projectSlug: string,
+  raw: UpdateProjectSettingsInput | unknown,
+): Promise<ProjectSettings> {
+  const parsed = updateProjectSettingsInputSchema.safeParse(raw);
+  if (!parsed.success) throw AppError.fromZod(parsed.error);
+  const row = await projectForSettings(actor, organizationSlug, projectSlug, "project:update");
+  const updated = await updateProjectSettingsById(row.id, parsed.data);
+  await recordAuditEvent({
+    actor: { type: "user", id: actor.id, label: actor.email },
+    organizationId: row.organizationId,
+    projectId: row.id,
+    action: "projects.settings.update",
+    target: { type: "project", id: row.id },
+    outcome: "success",
+    details: parsed.data,
+  });
+  return updated;
 }
