@@ -1,5 +1,7 @@
 /** @type {import('next').NextConfig} */
 const nextConfig = {
+  // Another build directory lets two builds (two checkouts' worth of work) coexist.
+  distDir: process.env.MICROSTACK_NEXT_DIST_DIR || ".next",
   reactStrictMode: true,
   poweredByHeader: false,
   // Loaded from node_modules at run time, never bundled: WASM/native payloads and packages that

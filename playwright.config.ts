@@ -3,12 +3,13 @@ import { defineConfig } from "@playwright/test";
 // Debian's Chromium (apt-get install chromium); Playwright's own browser download cannot work
 // offline. The app runs from the production build (`npm run build` first) on a fresh data dir.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const PGLITE_PORT = 3100;
-const POSTGRES_PORT = 3101;
+// Overridable so two suites (two build directories, MICROSTACK_NEXT_DIST_DIR) can run at once.
+const PGLITE_PORT = Number(process.env.E2E_PGLITE_PORT ?? 3100);
+const POSTGRES_PORT = Number(process.env.E2E_POSTGRES_PORT ?? 3101);
 
 export default defineConfig({
   testDir: "e2e",
-  outputDir: "test-results/playwright-artifacts",
+  outputDir: `test-results/playwright-artifacts${process.env.TEST_REPORT_SUFFIX ?? ""}`,
   fullyParallel: false,
   workers: 1,
   retries: process.env.CI ? 1 : 0,

@@ -9,7 +9,7 @@ export const ROOT = path.resolve(import.meta.dirname, "../..");
 const NODE_ARGS = ["--import", "tsx", "--import", "./scripts/hooks/register.mjs"];
 
 export function assertBuilt(): void {
-  if (!existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
+  if (!existsSync(path.join(ROOT, process.env.MICROSTACK_NEXT_DIST_DIR || ".next", "BUILD_ID"))) {
     throw new Error("These tests run the production build: run `npm run build` first (npm test does).");
   }
 }
