@@ -87,6 +87,8 @@ const envSchema = z.object({
     .min(1_024)
     .max(16 * 1024 ** 3)
     .default(256 * 1024 ** 2),
+  /** Next's build directory (next.config.mjs reads the same variable at build time). */
+  MICROSTACK_NEXT_DIST_DIR: z.string().trim().min(1).default(".next"),
   /** Prometheus base URL gates query when a metric names no source (`source` may be a URL). */
   MICROSTACK_PROMETHEUS_URL: z.preprocess(
     (value) => (typeof value === "string" && value.trim() === "" ? undefined : value),

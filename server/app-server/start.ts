@@ -66,7 +66,7 @@ export async function startAppServer(env: Env, options: { dir?: string } = {}): 
   });
   const routes = existsSync(path.join(dir, "app"))
     ? createRouteMatcher(path.join(dir, "app"), { publicDir: path.join(dir, "public") })
-    : createRouteMatcherFromTemplates(routeTemplatesFromBuild(path.join(dir, process.env.MICROSTACK_NEXT_DIST_DIR || ".next")));
+    : createRouteMatcherFromTemplates(routeTemplatesFromBuild(path.join(dir, env.MICROSTACK_NEXT_DIST_DIR)));
 
   let inFlight = 0;
   let shuttingDown = false;
