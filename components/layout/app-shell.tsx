@@ -4,6 +4,7 @@ import { usePathname, useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { RealtimeProvider } from "@/components/realtime/socket-provider";
 import type { Preferences } from "@/server/auth/schema";
 import { Breadcrumbs } from "./breadcrumbs";
 import { CommandPalette } from "./command-palette";
@@ -30,7 +31,9 @@ interface AppShellProps {
 export function AppShell(props: AppShellProps) {
   return (
     <PreferencesProvider initial={props.user.preferences}>
-      <ShellFrame {...props} />
+      <RealtimeProvider>
+        <ShellFrame {...props} />
+      </RealtimeProvider>
     </PreferencesProvider>
   );
 }
