@@ -170,7 +170,9 @@ async function main(): Promise<void> {
 
   // 2. Local executor: dispatch to process start.
   const local = await save("bench-local", chain("bench-local", 20, 'run: "true"'));
-  const runs2 = await Promise.all(Array.from({ length: 5 }, () => startRun(developer, local, {}).then((run) => run.id)));
+  const runs2 = await Promise.all(
+    Array.from({ length: 5 }, () => startRun(developer, local, {}).then((run) => run.id)),
+  );
   await waitAll(developer, runs2, FINISHED, 300_000);
   const startLatencies: number[] = [];
   for (const runId of runs2) {
@@ -180,7 +182,8 @@ async function main(): Promise<void> {
       [runId],
     );
     for (const { state } of rows) {
-      if (state.dispatchedAt !== null && state.startedAt !== null) startLatencies.push(state.startedAt - state.dispatchedAt);
+      if (state.dispatchedAt !== null && state.startedAt !== null)
+        startLatencies.push(state.startedAt - state.dispatchedAt);
     }
     if (run.status !== "succeeded") throw new Error(`local run ${runId} ${run.status}`);
   }
@@ -190,7 +193,10 @@ async function main(): Promise<void> {
   );
 
   // 3. Burst.
-  const single = await save("bench-burst", "name: bench-burst\nsteps:\n  - id: only\n    uses: sleep\n    with: { duration: 0s }\n");
+  const single = await save(
+    "bench-burst",
+    "name: bench-burst\nsteps:\n  - id: only\n    uses: sleep\n    with: { duration: 0s }\n",
+  );
   const burstIds: string[] = [];
   const started3 = performance.now();
   let next = 0;
@@ -206,7 +212,9 @@ async function main(): Promise<void> {
   const burstStarted = (performance.now() - started3) / 1_000;
   await waitAll(developer, burstIds, FINISHED, 900_000);
   const burstFinished = (performance.now() - started3) / 1_000;
-  console.log(`3. burst of ${BURST} runs: all started in ${round(burstStarted)} s, all finished in ${round(burstFinished)} s`);
+  console.log(
+    `3. burst of ${BURST} runs: all started in ${round(burstStarted)} s, all finished in ${round(burstFinished)} s`,
+  );
 
   // 4. A 10,000-step run.
   const big = await save("bench-big", chain("bench-big", BIG, "uses: noop"));

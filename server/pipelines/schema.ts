@@ -22,7 +22,8 @@ export const pipelineYamlSchema = z
 const messageSchema = z.string().trim().max(2_000);
 
 export const createPipelineInputSchema = z.strictObject({
-  slug: slugSchema,
+  // "new" is the studio's page for creating one.
+  slug: slugSchema.refine((slug) => slug !== "new", { message: '"new" is reserved' }),
   yaml: pipelineYamlSchema,
   message: messageSchema.optional(),
 });

@@ -10,6 +10,8 @@ export interface ServerToClientEvents {
   "log:lines": (event: LogLinesEvent) => void;
   /** Something waiting for people (approvals, manual steps) changed in one of the user's organizations. */
   "approvals:changed": (event: { organizationId: string }) => void;
+  /** A run of this project was created or changed status: lists refetch (data comes from the API). */
+  "runs:changed": (event: { organizationId: string; projectId: string }) => void;
 }
 
 export interface ClientToServerEvents {

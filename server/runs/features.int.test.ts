@@ -4,12 +4,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { createPipeline } from "@/server/pipelines/service";
+import type { StepState } from "@/pipelines/engine/types";
 import { TEST_DB_KINDS } from "@/test/db";
 import type { StepDto } from "./schema";
 import { cancelRun, getRun, readStepLogs, rerunRun, startRun } from "./service";
-import { createRunsFixture, isFinished, type RunsFixture, savePipeline, stepOf, waitForRun } from "./test-support";
+import { createRunsFixture, type RunsFixture, savePipeline, stepOf } from "./test-support";
+import { runWhenDone, stepReaches } from "./test-waits";
 
 // What a pipeline author relies on, run for real through the local executor on both databases
 // and checked the way a person would see it: step statuses, reasons, outputs, logs, files in
@@ -100,8 +102,8 @@ describe.each(TEST_DB_KINDS)("pipeline features on %s", (kind) => {
     await fixture?.close();
   });
 
-  describe.concurrent("timeouts and retries", () => {
-    it("kills a step at its timeout: timed_out with a reason, its processes gone", async () => {
+  describe.concurrent("timeouts and retries", { timeout: 90_000 }, () => {
+    it("kills a step at its timeout: timed_out with a reason, its processes gone", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -120,12 +122,12 @@ steps:
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       const slow = stepOf(done, "slow");
       expect(slow).toMatchObject({ status: "timed_out", reason: "timed out after 1s" });
       const took = ms(slow.finishedAt) - ms(slow.startedAt);
       expect(took).toBeGreaterThanOrEqual(1_000);
-      expect(took).toBeLessThan(5_000);
+      expect(took).toBeLessThan(6_000);
       expect(done.status).toBe("failed");
       expect(stepOf(done, "after").status).toBe("skipped");
 
@@ -143,7 +145,7 @@ steps:
       await expect.poll(() => pids.filter(isAlive), { timeout: 8_000 }).toEqual([]);
     });
 
-    it("retries a failing step with backoff until it succeeds, keeping each attempt's history", async () => {
+    it("retries a failing step with backoff until it succeeds, keeping each attempt's history", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -164,11 +166,14 @@ steps:
       );
       const run = await startRun(actors.developer, pipelineId, {});
       // Between attempts the step waits for its backoff, visibly.
-      const waiting = await waitForRun(actors.developer, run.id, (r) => stepOf(r, "flaky").waitingFor === "retry");
-      expect(stepOf(waiting, "flaky").status).toBe("waiting");
-      expect(stepOf(waiting, "flaky").reason).toMatch(/^retry 1 of 2 after: exited with code 1$/);
+      let waiting: StepState | undefined;
+      await stepReaches(fixture, run.id, "flaky", (step) => {
+        if (step.status === "waiting" && step.waitingFor === "retry") waiting = step;
+        return waiting !== undefined;
+      });
+      expect(waiting).toMatchObject({ attempt: 1, reason: "retry 1 of 2 after: exited with code 1" });
 
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("succeeded");
       const flaky = stepOf(done, "flaky");
       expect(flaky).toMatchObject({ status: "succeeded", attempt: 3, exitCode: 0 });
@@ -187,7 +192,7 @@ steps:
       expect(await logTexts(actors.developer, run.id, "flaky")).toContain("try 3 as attempt 3");
     });
 
-    it("retries only the exit codes listed in exit-codes", async () => {
+    it("retries only the exit codes listed in exit-codes", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -206,7 +211,7 @@ steps:
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("failed");
       // 75 is listed: retried; 3 is not: the step fails at attempt 2 although retries are left.
       const picky = stepOf(done, "picky");
@@ -217,8 +222,10 @@ steps:
     });
   });
 
-  describe.concurrent("matrices", () => {
-    it("runs every combination with its matrix env and templates; a later step reads the merged outputs", async () => {
+  describe.concurrent("matrices", { timeout: 90_000 }, () => {
+    it("runs every combination with its matrix env and templates; a later step reads the merged outputs", async ({
+      expect,
+    }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -238,7 +245,7 @@ steps:
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("succeeded");
       const instances = done.stepList.filter((step) => step.stepId === "build");
       expect(instances.map((step) => step.id).sort()).toEqual([
@@ -260,7 +267,7 @@ steps:
       );
     });
 
-    it("never runs two instances at once under max-parallel: 1", async () => {
+    it("never runs two instances at once under max-parallel: 1", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -277,7 +284,7 @@ steps:
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("succeeded");
       const lines = (await readFile(path.join(fixture.runtime.workspaceOf(run.id), "timeline.txt"), "utf8"))
         .trim()
@@ -299,8 +306,8 @@ steps:
     });
   });
 
-  describe.concurrent("artifacts", () => {
-    it("fetches a saved artifact into a later step, and again on a re-run from that step", async () => {
+  describe.concurrent("artifacts", { timeout: 90_000 }, () => {
+    it("fetches a saved artifact into a later step, and again on a re-run from that step", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -327,7 +334,7 @@ steps:
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("succeeded");
       expect(await logTexts(actors.developer, run.id, "build")).toContain("Artifact dist: saved 2 files (30 bytes)");
       const used = await logTexts(actors.developer, run.id, "use");
@@ -338,7 +345,7 @@ steps:
       const workspace = fixture.runtime.workspaceOf(run.id);
       await rm(path.join(workspace, "fetched"), { recursive: true, force: true });
       await rerunRun(actors.developer, run.id, { fromStep: "use" });
-      const rerun = await waitForRun(actors.developer, run.id, (r) => r.runAttempt === 2 && isFinished(r));
+      const rerun = await runWhenDone(fixture, actors.developer, run.id, { runAttempt: 2 });
       expect(rerun.status).toBe("succeeded");
       expect(stepOf(rerun, "build").attempt).toBe(1);
       expect(stepOf(rerun, "use").attempt).toBe(2);
@@ -349,8 +356,10 @@ steps:
     });
   });
 
-  describe.concurrent("conditions and handlers", () => {
-    it("runs failure() cleanup, a step's on-failure handler and finally after a failure; continue-on-error goes on", async () => {
+  describe.concurrent("conditions and handlers", { timeout: 90_000 }, () => {
+    it("runs failure() cleanup, a step's on-failure handler and finally after a failure; continue-on-error goes on", async ({
+      expect,
+    }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -383,7 +392,7 @@ finally: [tidy]
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("failed");
       expect(stepOf(done, "build")).toMatchObject({ status: "failed", exitCode: 4, reason: "exited with code 4" });
       expect(stepOf(done, "cleanup").status).toBe("succeeded");
@@ -412,7 +421,9 @@ finally: [tidy]
       expect(await logTexts(actors.developer, run.id, "finally/tidy")).toContain("tidy up");
     });
 
-    it("succeeds despite a continue-on-error failure, runs finally and leaves on-failure untriggered", async () => {
+    it("succeeds despite a continue-on-error failure, runs finally and leaves on-failure untriggered", async ({
+      expect,
+    }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -436,7 +447,7 @@ finally: [tidy]
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("succeeded");
       expect(stepOf(done, "flaky-check")).toMatchObject({ status: "failed", exitCode: 2, continuedOnError: true });
       expect(stepOf(done, "ship").status).toBe("succeeded");
@@ -445,7 +456,7 @@ finally: [tidy]
       expect(stepOf(done, "on-failure/page")).toMatchObject({ status: "skipped", reason: "not triggered" });
     });
 
-    it("runs finally after a cancel", async () => {
+    it("runs finally after a cancel", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -463,9 +474,9 @@ finally: [tidy]
 `,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      await waitForRun(actors.developer, run.id, (r) => stepOf(r, "work").startedAt !== null);
+      await stepReaches(fixture, run.id, "work", (step) => step.startedAt !== null);
       await cancelRun(actors.developer, run.id, { reason: "changed my mind" });
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("cancelled");
       expect(done.cancellation).toMatchObject({ kind: "cancel", reason: "changed my mind" });
       expect(stepOf(done, "work").status).toBe("cancelled");
@@ -475,8 +486,8 @@ finally: [tidy]
     });
   });
 
-  describe.concurrent("concurrency across runs", () => {
-    it("queues a second run of a pipeline with runs: 1 until the first finishes", async () => {
+  describe.concurrent("concurrency across runs", { timeout: 90_000 }, () => {
+    it("queues a second run of a pipeline with runs: 1 until the first finishes", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -492,19 +503,19 @@ steps:
       const second = await startRun(actors.developer, pipelineId, {});
       expect(second).toMatchObject({ status: "queued", queuedForSlot: true, startedAt: null });
 
-      await waitForRun(actors.developer, first.id, (r) => stepOf(r, "work").startedAt !== null);
+      await stepReaches(fixture, first.id, "work", (step) => step.startedAt !== null);
       const meanwhile = await getRun(actors.developer, second.id);
       expect(meanwhile).toMatchObject({ status: "queued", queuedForSlot: true });
       expect(stepOf(meanwhile, "work").status).toBe("queued");
 
-      const firstDone = await waitForRun(actors.developer, first.id, isFinished);
+      const firstDone = await runWhenDone(fixture, actors.developer, first.id);
       expect(firstDone.status).toBe("succeeded");
-      const secondDone = await waitForRun(actors.developer, second.id, isFinished);
+      const secondDone = await runWhenDone(fixture, actors.developer, second.id);
       expect(secondDone).toMatchObject({ status: "succeeded", queuedForSlot: false });
       expect(ms(stepOf(secondDone, "work").startedAt)).toBeGreaterThanOrEqual(ms(firstDone.finishedAt));
     });
 
-    it("cancels the running run for a new one with cancel-in-progress", async () => {
+    it("cancels the running run for a new one with cancel-in-progress", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
@@ -518,18 +529,18 @@ steps:
 `,
       );
       const first = await startRun(actors.developer, pipelineId, {});
-      await waitForRun(actors.developer, first.id, (r) => stepOf(r, "deploy").startedAt !== null);
+      await stepReaches(fixture, first.id, "deploy", (step) => step.startedAt !== null);
       const second = await startRun(actors.developer, pipelineId, { params: { seconds: 0 } });
       expect(second.queuedForSlot).toBe(false);
-      const cancelled = await waitForRun(actors.developer, first.id, isFinished);
+      const cancelled = await runWhenDone(fixture, actors.developer, first.id);
       expect(cancelled.status).toBe("cancelled");
       expect(cancelled.cancellation?.reason).toContain(`#${second.number}`);
       expect(stepOf(cancelled, "deploy").status).toBe("cancelled");
-      const secondDone = await waitForRun(actors.developer, second.id, isFinished);
+      const secondDone = await runWhenDone(fixture, actors.developer, second.id);
       expect(secondDone.status).toBe("succeeded");
     });
 
-    it("queues runs of different pipelines behind the project's max active runs", async () => {
+    it("queues runs of different pipelines behind the project's max active runs", async ({ expect }) => {
       const { actors } = fixture;
       // The payments project, so that the cap holds back no other test's runs.
       const [project] = await fixture.test.db.query<{ id: string }>(`SELECT id FROM projects WHERE slug = 'payments'`);
@@ -548,10 +559,10 @@ steps:
         expect(first.queuedForSlot).toBe(false);
         const second = await startRun(actors.developer, b, {});
         expect(second).toMatchObject({ status: "queued", queuedForSlot: true });
-        await waitForRun(actors.developer, first.id, (r) => stepOf(r, "work").startedAt !== null);
+        await stepReaches(fixture, first.id, "work", (step) => step.startedAt !== null);
         expect(await getRun(actors.developer, second.id)).toMatchObject({ status: "queued", queuedForSlot: true });
-        const firstDone = await waitForRun(actors.developer, first.id, isFinished);
-        const secondDone = await waitForRun(actors.developer, second.id, isFinished);
+        const firstDone = await runWhenDone(fixture, actors.developer, first.id);
+        const secondDone = await runWhenDone(fixture, actors.developer, second.id);
         expect(secondDone).toMatchObject({ status: "succeeded", queuedForSlot: false });
         expect(ms(stepOf(secondDone, "work").startedAt)).toBeGreaterThanOrEqual(ms(firstDone.finishedAt));
       } finally {
@@ -560,8 +571,8 @@ steps:
     });
   });
 
-  describe.concurrent("built-in step kinds", () => {
-    it("uses: http sends the request, records the status and fails on an unexpected one", async () => {
+  describe.concurrent("built-in step kinds", { timeout: 90_000 }, () => {
+    it("uses: http sends the request, records the status and fails on an unexpected one", async ({ expect }) => {
       const { actors } = fixture;
       const server = await startServer((request) => {
         if (request.url === "/health") return { status: 200, body: "ok" };
@@ -591,7 +602,7 @@ steps:
 `,
         );
         const run = await startRun(actors.developer, pipelineId, {});
-        const done = await waitForRun(actors.developer, run.id, isFinished);
+        const done = await runWhenDone(fixture, actors.developer, run.id);
         expect(done.status).toBe("failed");
         expect(stepOf(done, "ping")).toMatchObject({ status: "succeeded", outputs: { status: "200", body: "ok" } });
         expect(stepOf(done, "create")).toMatchObject({ status: "succeeded", outputs: { status: "201" } });
@@ -609,7 +620,7 @@ steps:
       }
     });
 
-    it("uses: notify posts the run's JSON to a webhook", async () => {
+    it("uses: notify posts the run's JSON to a webhook", async ({ expect }) => {
       const { actors } = fixture;
       const server = await startServer(() => ({ status: 204, body: "" }));
       try {
@@ -631,7 +642,7 @@ steps:
           slug,
         );
         const run = await startRun(actors.developer, pipelineId, {});
-        const done = await waitForRun(actors.developer, run.id, isFinished);
+        const done = await runWhenDone(fixture, actors.developer, run.id);
         expect(done.status).toBe("succeeded");
         expect(server.received).toHaveLength(1);
         const [hook] = server.received as [Received];
@@ -650,21 +661,21 @@ steps:
       }
     });
 
-    it("uses: sleep waits for its duration", async () => {
+    it("uses: sleep waits for its duration", async ({ expect }) => {
       const { actors } = fixture;
       const pipelineId = await savePipeline(
         fixture,
         `name: sleepy\nsteps:\n  - id: nap\n    uses: sleep\n    with: { duration: 1s }\n  - id: after\n    needs: nap\n    run: echo awake\n`,
       );
       const run = await startRun(actors.developer, pipelineId, {});
-      const done = await waitForRun(actors.developer, run.id, isFinished);
+      const done = await runWhenDone(fixture, actors.developer, run.id);
       expect(done.status).toBe("succeeded");
       const nap = stepOf(done, "nap");
       expect(ms(nap.finishedAt) - ms(nap.startedAt)).toBeGreaterThanOrEqual(1_000);
       expect(ms(stepOf(done, "after").startedAt)).toBeGreaterThanOrEqual(ms(nap.finishedAt));
     });
 
-    it("uses: checkout clones a git repository into the workspace and outputs the commit", async () => {
+    it("uses: checkout clones a git repository into the workspace and outputs the commit", async ({ expect }) => {
       const { actors } = fixture;
       const repo = await mkdtemp(path.join(os.tmpdir(), "microstack-repo-"));
       try {
@@ -694,7 +705,7 @@ steps:
 `,
         );
         const run = await startRun(actors.developer, pipelineId, {});
-        const done = await waitForRun(actors.developer, run.id, isFinished);
+        const done = await runWhenDone(fixture, actors.developer, run.id);
         expect(done.status).toBe("succeeded");
         expect(stepOf(done, "checkout").outputs.commit).toBe(sha);
         expect(await readFile(path.join(fixture.runtime.workspaceOf(run.id), "src", "README.md"), "utf8")).toBe(
@@ -709,7 +720,7 @@ steps:
     });
   });
 
-  describe.concurrent("gates", () => {
+  describe.concurrent("gates", { timeout: 90_000 }, () => {
     const QUERY = "sum(rate(http_errors_total[5m]))";
     const gatePipeline = (source: string, timeout: string) => `name: gated-release
 steps:
@@ -728,7 +739,7 @@ steps:
     run: echo promoted
 `;
 
-    it("passes once Prometheus answers a value that satisfies the condition", async () => {
+    it("passes once Prometheus answers a value that satisfies the condition", async ({ expect }) => {
       const { actors } = fixture;
       const prometheus = await startServer((request, index) =>
         request.url.startsWith("/api/v1/query?")
@@ -738,7 +749,7 @@ steps:
       try {
         const pipelineId = await savePipeline(fixture, gatePipeline(prometheus.url, "10s"));
         const run = await startRun(actors.developer, pipelineId, {});
-        const done = await waitForRun(actors.developer, run.id, isFinished);
+        const done = await runWhenDone(fixture, actors.developer, run.id);
         expect(done.status).toBe("succeeded");
         const gate = stepOf(done, "healthy");
         expect(gate.status).toBe("succeeded");
@@ -759,7 +770,7 @@ steps:
       }
     });
 
-    it("times out with the last sampling error when the source answers errors", async () => {
+    it("times out with the last sampling error when the source answers errors", async ({ expect }) => {
       const { actors } = fixture;
       const prometheus = await startServer(() => ({
         status: 400,
@@ -773,7 +784,7 @@ steps:
       try {
         const pipelineId = await savePipeline(fixture, gatePipeline(prometheus.url, "3s"));
         const run = await startRun(actors.developer, pipelineId, {});
-        const done = await waitForRun(actors.developer, run.id, isFinished);
+        const done = await runWhenDone(fixture, actors.developer, run.id);
         expect(done.status).toBe("failed");
         const gate = stepOf(done, "healthy");
         expect(gate).toMatchObject({ status: "timed_out", reason: "the gate condition did not hold within 3s" });

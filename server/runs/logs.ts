@@ -35,17 +35,24 @@ const CODE_STREAM: Record<string, LogStream> = { o: "stdout", e: "stderr", s: "s
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f]/g;
 
-export function sanitizeLine(text: string): string {
+/**
+ * A line as it is stored. `dropped` counts characters of the line already cut off by the
+ * reader (StepLog.follow bounds what it keeps of an endless line), so the marker gives the
+ * whole amount once.
+ */
+export function sanitizeLine(text: string, dropped = 0): string {
   // A carriage return without a newline redraws the line (progress bars): keep what a
   // terminal would show, the text after the last one.
   let line = text.endsWith("\r") ? text.slice(0, -1) : text;
   const cr = line.lastIndexOf("\r");
   if (cr >= 0) line = line.slice(cr + 1);
   line = line.replace(CONTROL, "");
+  let cut = dropped;
   if (line.length > MAX_LINE_CHARS) {
-    line = `${line.slice(0, MAX_LINE_CHARS)} … [line truncated: ${line.length - MAX_LINE_CHARS} more characters]`;
+    cut += line.length - MAX_LINE_CHARS;
+    line = line.slice(0, MAX_LINE_CHARS);
   }
-  return line;
+  return cut > 0 ? `${line} … [line truncated: ${cut} more characters]` : line;
 }
 
 export interface StepLogKey {
@@ -75,7 +82,8 @@ export class StepLog {
   private seq = 0;
   private pending: PendingLine[] = [];
   private pendingChars = 0;
-  private storedChars = 0;
+  /** Characters of every line taken so far (stored, being written or pending): the budget. */
+  private acceptedChars = 0;
   private dropped = 0;
   private limitAnnounced = false;
   private timer: NodeJS.Timeout | undefined;
@@ -100,10 +108,13 @@ export class StepLog {
     this.line("system", text);
   }
 
-  line(stream: LogStream, raw: string): void {
+  /** A line of output; `dropped`: characters of it the reader already cut off. */
+  line(stream: LogStream, raw: string, dropped = 0): void {
     if (this.closed) return;
-    const text = this.options.masker.mask(sanitizeLine(raw));
-    if (this.storedChars + this.pendingChars + text.length > this.options.maxBytes && stream !== "system") {
+    const text = this.options.masker.mask(sanitizeLine(raw, dropped));
+    // Lines being written count too: a step printing faster than the database writes must
+    // not get past the budget while a chunk is in flight.
+    if (this.acceptedChars + text.length > this.options.maxBytes && stream !== "system") {
       this.dropped++;
       if (!this.limitAnnounced) {
         this.limitAnnounced = true;
@@ -118,6 +129,7 @@ export class StepLog {
     this.seq++;
     this.pending.push({ seq: this.seq, t: Date.now(), stream, text });
     this.pendingChars += text.length + 1;
+    this.acceptedChars += text.length + 1;
     if (this.pending.length >= FLUSH_LINES || this.pendingChars >= FLUSH_CHARS) this.flushSoon(0);
     else this.flushSoon(FLUSH_INTERVAL_MS);
   }
@@ -125,32 +137,46 @@ export class StepLog {
   /** Reads a child's stdout or stderr line by line until it ends. */
   follow(stream: "stdout" | "stderr", source: Readable): Promise<void> {
     const decoder = new StringDecoder("utf8");
+    /** The line being read (at most MAX_LINE_CHARS of it), and how many characters were cut. */
     let partial = "";
     let overflow = 0;
+    let endsWithCr = false;
+    // Text of the current line, without newlines.
+    const append = (piece: string) => {
+      if (piece.length === 0) return;
+      let text = piece;
+      // A carriage return followed by more text redraws the line: what came before it is gone
+      // now, not at the newline (a progress bar redrawn for minutes without one would otherwise
+      // fill the line with its first frames and be cut).
+      const cr = text.length > 1 ? text.lastIndexOf("\r", text.length - 2) : -1;
+      if (cr >= 0 || endsWithCr) {
+        partial = "";
+        overflow = 0;
+        if (cr >= 0) text = text.slice(cr + 1);
+      }
+      endsWithCr = text.endsWith("\r");
+      // An endless line (binary junk without newlines) must not grow without bound.
+      const room = MAX_LINE_CHARS - partial.length;
+      if (text.length <= room) {
+        partial += text;
+      } else {
+        partial += text.slice(0, Math.max(0, room));
+        overflow += text.length - Math.max(0, room);
+      }
+    };
     const take = (text: string) => {
       let start = 0;
       for (;;) {
         const newline = text.indexOf("\n", start);
         if (newline < 0) break;
-        const piece = text.slice(start, newline);
-        if (overflow > 0) {
-          this.line(stream, `${partial} … [line truncated: ${overflow + piece.length} more characters]`);
-        } else {
-          this.line(stream, partial + piece);
-        }
+        append(text.slice(start, newline));
+        this.line(stream, partial, overflow);
         partial = "";
         overflow = 0;
+        endsWithCr = false;
         start = newline + 1;
       }
-      const rest = text.slice(start);
-      // An endless line (binary junk without newlines) must not grow without bound.
-      if (overflow > 0 || partial.length + rest.length > MAX_LINE_CHARS) {
-        const room = Math.max(0, MAX_LINE_CHARS - partial.length);
-        partial += rest.slice(0, room);
-        overflow += rest.length - Math.min(room, rest.length);
-      } else {
-        partial += rest;
-      }
+      append(text.slice(start));
     };
     return new Promise((resolve) => {
       source.on("data", (chunk: Buffer) => {
@@ -165,9 +191,7 @@ export class StepLog {
         if (finished) return;
         finished = true;
         take(decoder.end());
-        if (partial.length > 0 || overflow > 0) {
-          this.line(stream, overflow > 0 ? `${partial} … [line truncated: ${overflow} more characters]` : partial);
-        }
+        if (partial.length > 0 || overflow > 0) this.line(stream, partial, overflow);
         partial = "";
         overflow = 0;
         resolve();
@@ -199,7 +223,6 @@ export class StepLog {
       .then(
         () => {
           this.failures = 0;
-          this.storedChars += chars;
           this.options.publish({
             runId: this.key.runId,
             step: this.key.instance,

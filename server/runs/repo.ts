@@ -533,6 +533,78 @@ export async function lastLogSeq(db: Querier, key: { runId: string; idx: number;
   return row?.last ?? 0;
 }
 
+// ---- Log search and download ----
+
+export interface LogChunkExtent {
+  first_seq: number;
+  last_seq: number;
+  bytes: number;
+}
+
+/** The chunks of a step attempt without their content: where each starts and ends, and its size. */
+export async function listLogChunkExtents(
+  db: Querier,
+  key: { runId: string; idx: number; attempt: number },
+): Promise<LogChunkExtent[]> {
+  return db.query<LogChunkExtent>(
+    `SELECT first_seq, last_seq, bytes FROM run_log_chunks
+     WHERE run_id = $1 AND idx = $2 AND attempt = $3 ORDER BY first_seq`,
+    [key.runId, key.idx, key.attempt],
+  );
+}
+
+/**
+ * How the database narrows the chunks a search reads. It must keep every chunk that holds a
+ * match (it may keep more): `contains` is strpos, `regex`/`iregex` a PostgreSQL ARE with `~`/`~*`.
+ */
+export interface LogChunkFilter {
+  match: { op: "contains" | "regex" | "iregex"; pattern: string } | null;
+  /** Only chunks with a line of this stream code (o, e, s). */
+  streamCode: string | null;
+}
+
+export interface LogChunkContent {
+  first_seq: number;
+  last_seq: number;
+  content: string;
+  streams: string;
+}
+
+const MATCH_SQL = { contains: "strpos(content, $6) > 0", regex: "content ~ $6", iregex: "content ~* $6" } as const;
+
+/**
+ * Chunks starting between two sequence numbers that may hold a match, in order. A chunk with an
+ * escape character always passes the text filter: what a line displays (and search matches)
+ * is its text without escape sequences, which the stored text need not contain as such.
+ * On PostgreSQL the statement is bounded by `timeoutMs` (a pathological pattern is cancelled).
+ */
+export async function findLogChunksBetween(
+  db: Pick<Database, "kind" | "query" | "transaction">,
+  key: { runId: string; idx: number; attempt: number },
+  range: { fromSeq: number; toSeq: number },
+  filter: LogChunkFilter,
+  timeoutMs: number,
+): Promise<LogChunkContent[]> {
+  const params: unknown[] = [key.runId, key.idx, key.attempt, range.fromSeq, range.toSeq];
+  let where = "";
+  if (filter.match) {
+    params.push(filter.match.pattern);
+    where += ` AND (strpos(content, chr(27)) > 0 OR ${MATCH_SQL[filter.match.op]})`;
+  }
+  if (filter.streamCode) {
+    params.push(filter.streamCode);
+    where += ` AND strpos(streams, $${params.length}) > 0`;
+  }
+  const sql = `SELECT first_seq, last_seq, content, streams FROM run_log_chunks
+     WHERE run_id = $1 AND idx = $2 AND attempt = $3 AND first_seq >= $4 AND first_seq <= $5${where}
+     ORDER BY first_seq`;
+  if (db.kind !== "postgres") return db.query<LogChunkContent>(sql, params);
+  return db.transaction(async (tx) => {
+    await tx.exec(`SET LOCAL statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
+    return tx.query<LogChunkContent>(sql, params);
+  });
+}
+
 /** Deletes logs of runs finished before the retention of their project (or the default). */
 export async function deleteExpiredLogs(db: Querier, defaultRetentionDays: number): Promise<number> {
   const rows = await db.query<{ count: number }>(

@@ -1,4 +1,5 @@
 import "server-only";
+import { randomUUID } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import type { RunGraph } from "@/pipelines/engine/graph";
@@ -79,12 +80,49 @@ export interface NewRunInput {
   projectMaxActiveRuns: number | null;
 }
 
+function waitsForPeople(step: StepState | undefined): boolean {
+  return step?.status === "waiting" && (step.waitingFor === "approval" || step.waitingFor === "manual");
+}
+
+function waitsForPeopleChanged(before: StepState | undefined, after: StepState | undefined): boolean {
+  if (waitsForPeople(before) !== waitsForPeople(after)) return true;
+  return waitsForPeople(after) && before?.approvals.length !== after?.approvals.length;
+}
+
 export function runRoom(runId: string): string {
   return `run:${runId}`;
 }
 
 export function logRoom(runId: string, idx: number, attempt: number): string {
   return `log:${runId}:${idx}:${attempt}`;
+}
+
+// Log subscriptions of this process (realtime.ts) get the lines published here from their
+// subscription rather than from the room: it sends them after the stored lines it read, in
+// order and each once, where a room broadcast could overtake the stored lines or repeat them
+// (a chunk may be visible to the subscription's read before the write that stored it returns
+// and publishes it). Their sockets are in this process's own room of the log, which the lines
+// published here skip, and in the log's room for the lines other replicas publish.
+const PROCESS_ROOM_SUFFIX = randomUUID();
+const logFollowers = new Map<string, Set<(event: LogLinesEvent) => void>>();
+
+/** The room of a log's subscriptions that this process serves itself. */
+export function ownLogRoom(room: string): string {
+  return `${room}:${PROCESS_ROOM_SUFFIX}`;
+}
+
+/** Hands every batch of lines published here for the log to `deliver`, until the returned function is called. */
+export function followLog(room: string, deliver: (event: LogLinesEvent) => void): () => void {
+  let followers = logFollowers.get(room);
+  if (!followers) {
+    followers = new Set();
+    logFollowers.set(room, followers);
+  }
+  followers.add(deliver);
+  return () => {
+    followers.delete(deliver);
+    if (followers.size === 0 && logFollowers.get(room) === followers) logFollowers.delete(room);
+  };
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -213,10 +251,7 @@ export class RunsRuntime {
           setImmediate(() => void this.pollGates());
           break;
         case "notify":
-          getRealtime()?.to(organizationRoom(scope.organizationId)).emit("approvals:changed", {
-            organizationId: scope.organizationId,
-          });
-          break;
+          break; // the inbox signal below covers every change of what waits for people
         case "run-finished": {
           const seconds = state.startedAt !== null ? (command.at - state.startedAt) / 1_000 : null;
           countRunFinished(command.status, seconds);
@@ -230,6 +265,18 @@ export class RunsRuntime {
       }
     }
     if (wakeExecutor) this.executor.wake();
+    const io = getRealtime();
+    if (io) {
+      const room = io.to(organizationRoom(scope.organizationId));
+      // Inboxes refetch when a step starts or stops waiting for people, or gets an approval.
+      if (changed.some((idx) => waitsForPeopleChanged(previous.steps[idx], state.steps[idx]))) {
+        room.emit("approvals:changed", { organizationId: scope.organizationId });
+      }
+      // Run lists refetch when a run of the project changes status.
+      if (state.status !== previous.status || previous.version === 0) {
+        room.emit("runs:changed", { organizationId: scope.organizationId, projectId: scope.projectId });
+      }
+    }
     if (cancelled.length > 0) void this.queue.cancelTimers(cancelled).catch(() => {});
     if (state.version !== previous.version) this.publishRun(scope.runId, state, changed);
   }
@@ -254,7 +301,9 @@ export class RunsRuntime {
     if (!io) return;
     const idx = this.driver.indexOf(event.runId, event.step);
     if (idx === undefined) return;
-    io.to(logRoom(event.runId, idx, event.attempt)).emit("log:lines", event);
+    const room = logRoom(event.runId, idx, event.attempt);
+    for (const deliver of logFollowers.get(room) ?? []) deliver(event);
+    io.to(room).except(ownLogRoom(room)).emit("log:lines", event);
   }
 
   private async runInfo(runId: string): Promise<RunInfo | null> {
@@ -443,6 +492,11 @@ export class RunsRuntime {
     });
     const scope = { ...scopeBase, number: outcome.number };
     this.driver.remember(scope, graph, outcome.state);
+    if (!outcome.admitted) {
+      getRealtime()
+        ?.to(organizationRoom(input.organizationId))
+        .emit("runs:changed", { organizationId: input.organizationId, projectId: input.projectId });
+    }
     if (outcome.admitted) {
       this.afterCommit({
         scope,

@@ -39,6 +39,8 @@ export const startRunInputSchema = z.strictObject({
     .default({}),
   /** Run this version instead of the current one. */
   version: z.number().int().min(1).optional(),
+  /** How it was started, for the record: "manual" from the UI, "api" (the default) otherwise. */
+  trigger: z.enum(["manual", "api"]).optional(),
 });
 export type StartRunInput = z.input<typeof startRunInputSchema>;
 
@@ -62,12 +64,18 @@ export const stepControlInputSchema = z.strictObject({ step: stepRef });
 export type StepControlInput = z.input<typeof stepControlInputSchema>;
 
 export const runListQuerySchema = z.object({
+  /** `status=failed,timed_out` (or already a list: parsing twice gives the same). */
   status: z
-    .string()
-    .trim()
-    .max(200)
-    .transform((value) => value.split(",").filter(Boolean))
-    .pipe(z.array(z.enum(RUN_STATUS_VALUES)).max(RUN_STATUS_VALUES.length))
+    .preprocess(
+      (value) =>
+        typeof value === "string"
+          ? value
+              .split(",")
+              .map((part) => part.trim())
+              .filter(Boolean)
+          : value,
+      z.array(z.enum(RUN_STATUS_VALUES)).max(RUN_STATUS_VALUES.length),
+    )
     .optional(),
   pipeline: z.uuid().optional(),
   trigger: z.enum(RUN_TRIGGERS).optional(),
@@ -242,6 +250,8 @@ export const logPageSchema = z.object({
   nextAfter: z.number(),
   /** The step attempt has finished and every line has been returned. */
   complete: z.boolean(),
+  /** The highest sequence number stored for the attempt so far (0: no line yet): the log's length. */
+  lastSeq: z.number(),
 });
 export type LogPage = z.infer<typeof logPageSchema>;
 
@@ -320,6 +330,73 @@ export const pendingActionSchema = z.object({
 });
 export type PendingAction = z.infer<typeof pendingActionSchema>;
 
+// ---- Log search and download ----
+
+/**
+ * Terminal escape sequences (CSI such as SGR colours, OSC such as titles and links, and
+ * two-character escapes) as a JavaScript regular expression source. They are not part of a
+ * line's text as the log viewer shows it, and search matches that text, not the raw bytes.
+ */
+export const LOG_ESCAPE_SOURCE =
+  "\\u001b(?:\\[[0-?]*[ -/]*[@-~]|\\][^\\u0007\\u001b]*(?:\\u0007|\\u001b\\\\)|[@-Z\\\\-_])";
+export const MAX_LOG_SEARCH_MATCHES = 10_000;
+/** Highlight ranges kept per matching line (a pattern matching every character stops here). */
+export const MAX_LOG_SEARCH_RANGES = 100;
+
+/** A query-string flag: `true` or `false` (booleans from in-process callers too). */
+const queryFlag = z.union([z.boolean(), z.enum(["true", "false"]).transform((value) => value === "true")]);
+
+export const logSearchQuerySchema = z
+  .object({
+    step: stepRef,
+    /** The attempt to search; the step's latest by default. */
+    attempt: z.coerce.number().int().min(1).optional(),
+    /**
+     * What to find in each line as displayed (terminal escape sequences removed): plain text, or
+     * a JavaScript regular expression with `regex=true`.
+     */
+    q: z.string().min(1).max(1_000).optional(),
+    regex: queryFlag.default(false),
+    caseSensitive: queryFlag.default(false),
+    /** Only lines of this stream (`stderr`: the lines a step wrote to standard error). */
+    stream: z.enum(LOG_STREAMS).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_LOG_SEARCH_MATCHES).default(1_000),
+  })
+  .refine((query) => query.q !== undefined || query.stream !== undefined, {
+    message: "give the text to find (or a stream)",
+    path: ["q"],
+  });
+export type LogSearchQuery = z.input<typeof logSearchQuerySchema>;
+
+export const logSearchMatchSchema = z.object({
+  seq: z.number(),
+  /** [start, end) offsets (UTF-16 code units) of each match in the displayed text of the line. */
+  ranges: z.array(z.tuple([z.number(), z.number()])),
+});
+export type LogSearchMatch = z.infer<typeof logSearchMatchSchema>;
+
+export const logSearchResultSchema = z.object({
+  runId: z.string(),
+  step: z.string(),
+  attempt: z.number(),
+  /** The first `limit` matching lines, in order. */
+  matches: z.array(logSearchMatchSchema),
+  /** Matching lines found; a lower bound when `truncated` and the search stopped at its time budget. */
+  total: z.number(),
+  /** Not every match is listed: more than `limit` lines match, or the search stopped at its time budget. */
+  truncated: z.boolean(),
+  /** The search covered lines 1 to this sequence number. */
+  searchedThrough: z.number(),
+});
+export type LogSearchResult = z.infer<typeof logSearchResultSchema>;
+
+export const logDownloadQuerySchema = z.object({
+  step: stepRef,
+  /** The attempt to download; the step's latest by default. */
+  attempt: z.coerce.number().int().min(1).optional(),
+});
+export type LogDownloadQuery = z.input<typeof logDownloadQuerySchema>;
+
 // ---- API operations (route handlers and the OpenAPI document are built from these) ----
 
 const runParams = z.object({ runId: z.uuid() });
@@ -380,6 +457,29 @@ export const runOperations = {
     params: runParams,
     query: logQuerySchema,
     response: logPageSchema,
+  }),
+  searchRunLogs: defineOperation({
+    id: "searchRunLogs",
+    method: "GET",
+    route: "/api/v1/runs/[runId]/logs/search",
+    summary: "Find lines of a step attempt's log",
+    description:
+      "Matches each line as displayed (terminal escape sequences removed), as plain text or a JavaScript regular expression (`regex=true`), case-insensitively unless `caseSensitive=true`. Answers the first `limit` matching lines with the ranges to highlight, and how many lines match. A pattern that is not a valid regular expression, or too slow to evaluate, is a 400 naming `q`.",
+    tag: "Runs",
+    params: runParams,
+    query: logSearchQuerySchema,
+    response: logSearchResultSchema,
+  }),
+  downloadRunLogs: defineOperation({
+    id: "downloadRunLogs",
+    method: "GET",
+    route: "/api/v1/runs/[runId]/logs/download",
+    summary: "Download a step attempt's whole log as text",
+    description:
+      "Answers `text/plain; charset=utf-8` as an attachment: every stored line, in order, as the step printed it (terminal escape sequences kept), streamed from the database.",
+    tag: "Runs",
+    params: runParams,
+    query: logDownloadQuerySchema,
   }),
   cancelRun: defineOperation({
     id: "cancelRun",

@@ -16,6 +16,7 @@ import { findRunnablePipeline, type RunnablePipeline } from "@/server/pipelines/
 import { resolveProjectSecrets } from "@/server/secrets/service";
 import { findProjectRef, findProjectRefOfId } from "@/server/projects/service";
 import { compiledGraph } from "./driver";
+import { planLogSearch, runLogSearch } from "./log-search";
 import { linesOfChunks } from "./logs";
 import { countRunStarted } from "./metrics";
 import { assertCanListRuns, assertCanOnRun, assertCanRunPipeline, canOnRun, type RunScopeRef } from "./policy";
@@ -23,7 +24,10 @@ import {
   claimScheduleFire,
   countStepsByStatus,
   findRunById,
+  findLogChunksBetween,
   findUserNames,
+  lastLogSeq,
+  listLogChunkExtents,
   listRunsWhere,
   listScheduledPipelines,
   listStepRows,
@@ -39,9 +43,14 @@ import {
   approvalInputSchema,
   type CancelRunInput,
   cancelRunInputSchema,
+  type LogDownloadQuery,
   type LogPage,
   type LogQuery,
+  logDownloadQuerySchema,
   logQuerySchema,
+  type LogSearchQuery,
+  type LogSearchResult,
+  logSearchQuerySchema,
   type PendingAction,
   type RerunInput,
   type RunDetail,
@@ -396,7 +405,8 @@ export async function readStepLogs(actor: Actor, runId: string, rawQuery: LogQue
     throw new AppError("NOT_FOUND", `Step ${step.id} has no attempt ${attempt} (it is at attempt ${step.attempt})`);
   }
   const db = await getDatabase();
-  const chunks = await readLogChunks(db, { runId: row.id, idx, attempt }, query.after, query.limit);
+  const key = { runId: row.id, idx, attempt };
+  const [chunks, lastSeq] = await Promise.all([readLogChunks(db, key, query.after, query.limit), lastLogSeq(db, key)]);
   const lines = linesOfChunks(chunks, query.after, query.limit);
   const finished = attempt < step.attempt || isTerminal(step.status);
   return {
@@ -406,6 +416,117 @@ export async function readStepLogs(actor: Actor, runId: string, rawQuery: LogQue
     lines,
     nextAfter: lines.at(-1)?.seq ?? query.after,
     complete: finished && lines.length < query.limit,
+    lastSeq: Math.max(lastSeq, lines.at(-1)?.seq ?? 0),
+  };
+}
+
+/** Text cut into pieces of at most about `size` characters, at line ends. */
+function splitAtLines(text: string, size: number): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  while (text.length - start > size) {
+    const cut = text.lastIndexOf("\n", start + size);
+    let end = cut > start ? cut + 1 : start + size;
+    // Never between the halves of a surrogate pair (the encoder would garble the character).
+    if (cut <= start && /[\ud800-\udbff]/.test(text.charAt(end - 1))) end--;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  if (start < text.length) pieces.push(text.slice(start));
+  return pieces;
+}
+
+/** The run, step instance and attempt a log request names (run:read), or NOT_FOUND. */
+async function logAttemptFor(actor: Actor, runId: string, stepRef: string, attemptRef: number | undefined) {
+  const row = await runFor(actor, runId, "run:read");
+  const graph = await graphOfRun(row);
+  const idx = resolveStep(graph, stepRef);
+  const step = (await listStepStates(row.id))[idx] as StepState;
+  const attempt = attemptRef ?? Math.max(1, step.attempt);
+  if (attempt > Math.max(1, step.attempt)) {
+    throw new AppError("NOT_FOUND", `Step ${step.id} has no attempt ${attempt} (it is at attempt ${step.attempt})`);
+  }
+  return { row, step, key: { runId: row.id, idx, attempt } };
+}
+
+/**
+ * Finds lines of a step attempt's log (as displayed: escape sequences removed): the first
+ * `limit` matches with the ranges to highlight, and how many lines match. A bad or
+ * pathologically slow pattern is INVALID_INPUT naming q.
+ */
+export async function searchStepLogs(
+  actor: Actor,
+  runId: string,
+  rawQuery: LogSearchQuery | unknown,
+): Promise<LogSearchResult> {
+  const query = parse(logSearchQuerySchema, rawQuery, "query");
+  const plan = planLogSearch(query);
+  const { step, key } = await logAttemptFor(actor, runId, query.step, query.attempt);
+  const db = await getDatabase();
+  const extents = await listLogChunkExtents(db, key);
+  const outcome = await runLogSearch(
+    plan,
+    {
+      extents,
+      read: (range, filter, timeoutMs) => findLogChunksBetween(db, key, range, filter, timeoutMs),
+    },
+    // PostgreSQL scans windows on several connections at once; PGlite is one thread anyway.
+    { limit: query.limit, concurrency: db.kind === "postgres" ? 3 : 1 },
+  );
+  return { runId: key.runId, step: step.id, attempt: key.attempt, ...outcome };
+}
+
+/** Text read from the database per step of a download, and sent per piece. */
+const DOWNLOAD_READ_BYTES = 4 * 1024 * 1024;
+const DOWNLOAD_PIECE_CHARS = 1024 * 1024;
+
+/**
+ * A step attempt's whole log as text, one line per stored line, streamed as the client reads
+ * (a few megabytes read at a time, never the whole log in memory); lines stored after the
+ * download began are not included.
+ */
+export async function openStepLogDownload(
+  actor: Actor,
+  runId: string,
+  rawQuery: LogDownloadQuery | unknown,
+): Promise<{ filename: string; body: ReadableStream<Uint8Array> }> {
+  const query = parse(logDownloadQuerySchema, rawQuery, "query");
+  const { row, step, key } = await logAttemptFor(actor, runId, query.step, query.attempt);
+  const db = await getDatabase();
+  const extents = await listLogChunkExtents(db, key);
+  const encoder = new TextEncoder();
+  let next = 0;
+  let pieces: string[] = [];
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (pieces.length === 0) {
+          const first = extents[next];
+          if (!first) {
+            controller.close();
+            return;
+          }
+          let bytes = 0;
+          let last = first;
+          while (next < extents.length && (bytes === 0 || bytes + (extents[next]?.bytes ?? 0) <= DOWNLOAD_READ_BYTES)) {
+            last = extents[next] as typeof first;
+            bytes += last.bytes;
+            next++;
+          }
+          const range = { fromSeq: first.first_seq, toSeq: last.first_seq };
+          const chunks = await findLogChunksBetween(db, key, range, { match: null, streamCode: null }, 60_000);
+          pieces = chunks.flatMap((chunk) => splitAtLines(`${chunk.content}\n`, DOWNLOAD_PIECE_CHARS));
+        }
+        const piece = pieces.shift();
+        if (piece) controller.enqueue(encoder.encode(piece));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const safe = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^_+|_+$/g, "") || "step";
+  return {
+    filename: `${safe(row.pipeline.slug)}-run-${row.number}-${safe(step.id)}-attempt-${key.attempt}.log`,
+    body,
   };
 }
 
@@ -415,9 +536,10 @@ export async function startRun(
   actor: Actor,
   pipelineId: string,
   raw: StartRunInput | unknown,
-  trigger: RunTrigger = "api",
+  defaultTrigger: RunTrigger = "api",
 ): Promise<RunSummary> {
   const input = parse(startRunInputSchema, raw);
+  const trigger: RunTrigger = input.trigger ?? defaultTrigger;
   const pipeline = await findRunnablePipeline(pipelineId, input.version);
   if (!pipeline) {
     throw AppError.notFound(input.version === undefined ? "The pipeline" : `Version ${input.version} of the pipeline`);

@@ -375,10 +375,10 @@ export class ExecutorHost {
           reportStarted("local"),
         ]);
         const exit = await child.exit;
-        // The step is over when its process is; what it left in the background holding the
-        // pipes gets a moment to finish writing, then the step's process group is stopped.
+        // The step is over when its process is; what it left in the background (holding the
+        // pipes or not) gets a moment to finish, then the step's process group is stopped.
         const drained = await Promise.race([
-          reading.then(() => true),
+          Promise.all([reading, child.released]).then(() => true),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), BACKGROUND_GRACE_MS).unref()),
         ]);
         if (!drained) {

@@ -4,7 +4,8 @@ import { constants as fsConstants } from "node:fs";
 import { access, readFile, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 
 // One step as a local child process: the script in a file, run by its shell in its own process
 // group (so cancel and timeout kill the whole tree, not just the shell), stdout and stderr piped.
@@ -25,14 +26,19 @@ const SHELLS: Record<string, { command: string; args: (file: string) => string[]
  * writes: when the server dies (even kill -9), the pipe reads end-of-file and the watchdog kills
  * the step's whole process group, so no step outlives the process that reports its result (a
  * step that kept running would finish unseen while the engine runs it again). POSIX sh.
+ *
+ * fd 4 is a pipe only the step's processes hold (the watchdog lets go of it): it reads
+ * end-of-file once the step and everything it started are gone, including background processes
+ * that redirected their output away from the step's stdout and stderr.
  */
 const WATCHDOG = [
   "exec 3<&0 </dev/null",
   '"$@" 3<&- &',
   "step=$!",
   // cat, not read: read returns early when a signal interrupts it; cat only at end-of-file.
-  "( cat <&3 >/dev/null; kill -KILL 0 ) &",
+  "( cat <&3 >/dev/null; kill -KILL 0 ) 4>&- &",
   "watchdog=$!",
+  "exec 4>&-",
   'wait "$step"',
   "code=$?",
   'kill "$watchdog" 2>/dev/null',
@@ -67,6 +73,8 @@ export interface StepProcess {
   pid: number;
   child: ChildProcess;
   exit: Promise<Exit>;
+  /** Resolves once no process of the step is left (the shell and whatever it started). */
+  released: Promise<void>;
   /** SIGTERM to the process group, SIGKILL after a grace period if it is still there. */
   kill(): void;
   /** Stops what the step left running in the background (its process group) and its pipes. */
@@ -104,11 +112,16 @@ export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
     // The step's own environment only (typed as ProcessEnv, which Next augments with NODE_ENV).
     env: spec.env as unknown as NodeJS.ProcessEnv,
     detached: true,
-    stdio: ["pipe", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe", "ignore", "pipe"],
   });
+  // All piped (see stdio above): none of these is null.
+  const [stdin, stdout, stderr] = [child.stdin as Writable, child.stdout as Readable, child.stderr as Readable];
   // Held open for the life of this process; never written.
-  child.stdin.on("error", () => {});
-  spec.attach(child.stdout, child.stderr);
+  stdin.on("error", () => {});
+  spec.attach(stdout, stderr);
+  const liveness = child.stdio[4] as Readable;
+  liveness.resume();
+  const released = finished(liveness).catch(() => {});
   const spawned = await new Promise<{ ok: true } | { ok: false; error: NodeJS.ErrnoException }>((resolve) => {
     child.once("spawn", () => resolve({ ok: true }));
     child.once("error", (error: NodeJS.ErrnoException) => resolve({ ok: false, error }));
@@ -128,7 +141,7 @@ export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
     child.once("exit", (code, signal) => {
       if (killTimer) clearTimeout(killTimer);
       // The watchdog's job is done: let its reader see end-of-file and go away.
-      child.stdin.end();
+      stdin.end();
       // What a shell reports for a signal: 128 + its number.
       const exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
       resolve({ exitCode: Math.min(255, Math.max(0, exitCode)), signal });
@@ -138,6 +151,7 @@ export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
     pid,
     child,
     exit,
+    released,
     kill() {
       signalGroup(pid, "SIGTERM");
       killTimer ??= setTimeout(() => signalGroup(pid, "SIGKILL"), KILL_GRACE_MS);
@@ -147,6 +161,7 @@ export async function startProcess(spec: ProcessSpec): Promise<StepProcess> {
       signalGroup(pid, "SIGKILL");
       child.stdout?.destroy();
       child.stderr?.destroy();
+      liveness.destroy();
     },
   };
 }
