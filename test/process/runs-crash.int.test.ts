@@ -117,7 +117,10 @@ function checkJournal(lines: string[], retried: readonly string[]) {
     const done = lines.filter((line) => line.startsWith(`${id} `) && line.endsWith(" done"));
     if (retried.includes(id)) {
       expect(starts, `${id} ran two attempts; journal: ${journal}`).toEqual([`${id} 1 start`, `${id} 2 start`]);
-      expect(done.filter((line) => line === `${id} 2 done`), `${id}'s second attempt finished once`).toHaveLength(1);
+      expect(
+        done.filter((line) => line === `${id} 2 done`),
+        `${id}'s second attempt finished once`,
+      ).toHaveLength(1);
     } else {
       expect(starts, `${id} started once; journal: ${journal}`).toEqual([`${id} 1 start`]);
       expect(done, `${id} finished once; journal: ${journal}`).toEqual([`${id} 1 done`]);
