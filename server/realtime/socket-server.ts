@@ -66,6 +66,20 @@ export function attachRealtime(server: HttpServer, options: { postgresUrl?: stri
     // subscribers connected to any other.
     const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 2 });
     pool.on("error", (error) => log.warn({ err: error }, "realtime adapter connection error"));
+    // The adapter keeps one client checked out for LISTEN and attaches no "error" listener to
+    // it: without this one a lost connection (a database restart) would be an uncaught exception
+    // that stops the server. The failed client goes back to the pool to be discarded (a slot is
+    // not leaked), and its "end" makes the adapter listen again on a new one.
+    pool.on("connect", (client) => {
+      client.on("error", (error) => {
+        log.warn({ err: error }, "realtime adapter connection lost");
+        try {
+          (client as pg.PoolClient).release?.(error);
+        } catch {
+          // idle, or already released: the pool discards it itself
+        }
+      });
+    });
     io.adapter(
       createAdapter(pool, {
         channelPrefix: "microstack_socket_io",
