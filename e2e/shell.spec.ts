@@ -32,8 +32,20 @@ test("the palette, shortcuts, theme and language work from the keyboard alone", 
   await page.keyboard.press("?");
   const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
   await expect(help).toBeVisible();
+  await expect(help).toContainText("Go to Approvals");
   await page.keyboard.press("Escape");
   await expect(help).toBeHidden();
+  // `g i`: the approvals inbox; the sidebar entry says how many items wait.
+  await page.keyboard.press("g");
+  await page.keyboard.press("i");
+  await expect(page).toHaveURL(/\/approvals$/);
+  await expect(page.getByRole("heading", { name: "Approvals", level: 1 })).toBeVisible();
+  await expect(
+    page.getByRole("navigation", { name: "Main navigation" }).getByRole("link", { name: /^Approvals, / }),
+  ).toHaveAttribute("aria-current", "page");
+  await page.keyboard.press("g");
+  await page.keyboard.press("s");
+  await expect(page).toHaveURL(/\/settings$/);
 
   // Theme from the palette, persisted to the account.
   await page.keyboard.press("Control+k");
@@ -87,6 +99,7 @@ test("density changes from the settings page", async ({ page }) => {
 });
 
 test("the shell has no serious accessibility violations, in both themes", async ({ page }) => {
+  test.setTimeout(180_000); // six pages in two themes, an axe run each
   await signIn(page, ADMIN);
   for (const theme of ["light", "dark"] as const) {
     await page.keyboard.press("Control+k");
@@ -97,7 +110,7 @@ test("the shell has no serious accessibility violations, in both themes", async 
     await page.keyboard.press("Enter");
     await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
     expect((await saved).ok()).toBe(true);
-    for (const path of ["/", "/projects", "/projects/acme/storefront", "/audit", "/settings"]) {
+    for (const path of ["/", "/projects", "/projects/acme/storefront", "/approvals", "/audit", "/settings"]) {
       await page.goto(path);
       await expect(page.getByRole("main")).toBeVisible();
       await expect(page.locator("html")).toHaveAttribute("data-theme", theme);

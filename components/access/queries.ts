@@ -20,34 +20,9 @@ export type { OrganizationDirectory };
 // code the UI maps to errors:code.* and whose invalid params go to the form fields.
 
 export { ApiError, type InvalidParam } from "@/components/ui/api-error";
-import { ApiError, type InvalidParam } from "@/components/ui/api-error";
+import { apiFetch } from "@/components/ui/api-fetch";
 
-async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
-  const { json, ...rest } = init;
-  const response = await fetch(path, {
-    ...rest,
-    headers: {
-      accept: "application/json",
-      ...(json === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: json === undefined ? rest.body : JSON.stringify(json),
-  });
-  if (!response.ok) {
-    const problem = (await response.json().catch(() => ({}))) as {
-      code?: string;
-      detail?: string;
-      invalidParams?: InvalidParam[];
-    };
-    throw new ApiError(
-      response.status,
-      problem.code ?? "INTERNAL",
-      problem.detail ?? response.statusText,
-      problem.invalidParams ?? [],
-    );
-  }
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
-}
+const api = apiFetch;
 
 const orgPath = (org: string) => `/api/v1/organizations/${encodeURIComponent(org)}`;
 

@@ -4,8 +4,11 @@ import { usePathname, useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { type ReactNode, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { DecisionDialog } from "@/components/approvals/decision-dialog";
+import { useApprovalsInbox } from "@/components/approvals/use-approvals";
 import { RealtimeProvider } from "@/components/realtime/socket-provider";
 import type { Preferences } from "@/server/auth/schema";
+import type { PendingAction } from "@/server/runs/schema";
 import { Breadcrumbs } from "./breadcrumbs";
 import { CommandPalette } from "./command-palette";
 import { isActive, type ShellOrganization, type ShellProject, visibleSections } from "./navigation";
@@ -45,7 +48,10 @@ function ShellFrame({ user, projects, canReadAudit, accessOrganizations, childre
   const { error } = usePreferences();
   const [paletteOpen, setPaletteOpen] = useState(false);
   const [helpOpen, setHelpOpen] = useState(false);
+  const [approving, setApproving] = useState<PendingAction | null>(null);
   const sections = visibleSections({ canReadAudit, accessOrganizations });
+  const inbox = useApprovalsInbox();
+  const waiting = inbox.data ?? [];
 
   useShortcuts({
     onPalette: () => setPaletteOpen((open) => !open),
@@ -69,16 +75,30 @@ function ShellFrame({ user, projects, canReadAudit, accessOrganizations, childre
         </Link>
         <nav aria-label={t("nav.label")} className="shell-nav">
           <ul>
-            {sections.map((section) => (
-              <li key={section.key}>
-                <Link href={section.href} aria-current={isActive(section, pathname) ? "page" : undefined}>
-                  <span>{t(`nav.${section.key}`)}</span>
-                  <span className="muted" aria-hidden="true">
-                    <kbd>g</kbd> <kbd>{section.shortcut}</kbd>
-                  </span>
-                </Link>
-              </li>
-            ))}
+            {sections.map((section) => {
+              const count = section.key === "approvals" && inbox.data ? waiting.length : null;
+              return (
+                <li key={section.key}>
+                  <Link
+                    href={section.href}
+                    aria-current={isActive(section, pathname) ? "page" : undefined}
+                    aria-label={count === null ? undefined : t("nav.approvalsCount", { count })}
+                  >
+                    <span className="shell-nav-label">
+                      {t(`nav.${section.key}`)}
+                      {count ? (
+                        <span className="nav-badge" aria-hidden="true">
+                          {count}
+                        </span>
+                      ) : null}
+                    </span>
+                    <span className="muted" aria-hidden="true">
+                      <kbd>g</kbd> <kbd>{section.shortcut}</kbd>
+                    </span>
+                  </Link>
+                </li>
+              );
+            })}
           </ul>
         </nav>
       </aside>
@@ -128,8 +148,11 @@ function ShellFrame({ user, projects, canReadAudit, accessOrganizations, childre
         sections={sections}
         accessOrganizations={accessOrganizations}
         onShowShortcuts={() => setHelpOpen(true)}
+        pendingActions={waiting}
+        onApprove={setApproving}
       />
       <ShortcutsDialog open={helpOpen} onClose={() => setHelpOpen(false)} />
+      <DecisionDialog action={approving} onClose={() => setApproving(null)} />
     </div>
   );
 }

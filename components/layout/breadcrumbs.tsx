@@ -21,8 +21,19 @@ export function Breadcrumbs({ projects }: { projects: ShellProject[] }) {
     const [, orgSlug, projectSlug] = segments;
     const project = projects.find((p) => p.organizationSlug === orgSlug && p.slug === projectSlug);
     if (project) {
+      const base = `/projects/${orgSlug}/${projectSlug}`;
       crumbs.push({ label: project.organizationName, href: `/projects?org=${project.organizationSlug}` });
-      crumbs.push({ label: project.name, href: `/projects/${orgSlug}/${projectSlug}` });
+      crumbs.push({ label: project.name, href: base });
+      // The shell knows pipelines by slug only; the page's own heading names them.
+      const [, , , area, pipelineSlug, sub] = segments;
+      if (area === "runs") crumbs.push({ label: t("runs:list.title"), href: `${base}/runs` });
+      // `pipelines/new` is the creation page (a static route), not a pipeline.
+      if (area === "pipelines" && pipelineSlug && pipelineSlug !== "new") {
+        crumbs.push({ label: pipelineSlug, href: `${base}/pipelines/${pipelineSlug}` });
+        if (sub === "versions") {
+          crumbs.push({ label: t("runs:list.pipeline.versions"), href: `${base}/pipelines/${pipelineSlug}/versions` });
+        }
+      }
     }
   }
   return (

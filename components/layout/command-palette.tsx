@@ -3,6 +3,8 @@ import { Command } from "cmdk";
 import { useRouter } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { useTranslation } from "react-i18next";
+import { usePageCommandList } from "@/components/command-registry/page-commands";
+import type { PendingAction } from "@/server/runs/schema";
 import {
   ACCESS_PAGES,
   accessHref,
@@ -21,6 +23,10 @@ interface PaletteProps {
   sections: NavSection[];
   accessOrganizations: ShellOrganization[];
   onShowShortcuts(): void;
+  /** What waits for the user: each approval becomes an "Approve run #…" command. */
+  pendingActions: PendingAction[];
+  /** Opens the confirm dialog (comment, Enter approves) for one approval. */
+  onApprove(action: PendingAction): void;
 }
 
 /** Ctrl/Cmd+K: every page and every shell action, by keyboard. */
@@ -31,10 +37,13 @@ export function CommandPalette({
   sections,
   accessOrganizations,
   onShowShortcuts,
+  pendingActions,
+  onApprove,
 }: PaletteProps) {
   const { t } = useTranslation("shell");
   const router = useRouter();
   const { preferences, setPreferences } = usePreferences();
+  const pageCommands = usePageCommandList();
 
   function run(action: () => void | Promise<void>) {
     onOpenChange(false);
@@ -42,6 +51,15 @@ export function CommandPalette({
   }
 
   const current = (active: boolean) => (active ? <span className="muted">{t("palette.current")}</span> : null);
+  const approvals = pendingActions.filter((action) => action.kind === "approval");
+  const approveLabel = (action: PendingAction) =>
+    action.environment
+      ? t("palette.approveRunIn", {
+          number: action.runNumber,
+          pipeline: action.pipelineName,
+          environment: action.environment,
+        })
+      : t("palette.approveRun", { number: action.runNumber, pipeline: action.pipelineName });
 
   return (
     <Command.Dialog
@@ -54,6 +72,23 @@ export function CommandPalette({
       <Command.Input placeholder={t("palette.placeholder")} aria-label={t("palette.placeholder")} />
       <Command.List>
         <Command.Empty>{t("palette.empty")}</Command.Empty>
+        {pageCommands.length > 0 ? (
+          <Command.Group heading={t("palette.groupPage")}>
+            {pageCommands
+              .filter((command) => !command.disabled)
+              .map((command) => (
+                <Command.Item
+                  key={command.id}
+                  value={command.label}
+                  keywords={command.keywords}
+                  onSelect={() => run(() => command.run())}
+                >
+                  <span>{command.label}</span>
+                  {command.shortcut ? <kbd>{command.shortcut}</kbd> : null}
+                </Command.Item>
+              ))}
+          </Command.Group>
+        ) : null}
         <Command.Group heading={t("palette.groupNavigate")}>
           {sections.map((section) => (
             <Command.Item
@@ -64,6 +99,30 @@ export function CommandPalette({
             >
               <span>{t("palette.goTo", { page: t(`nav.${section.key}`) })}</span>
               <kbd>g {section.shortcut}</kbd>
+            </Command.Item>
+          ))}
+        </Command.Group>
+        <Command.Group heading={t("palette.groupApprovals")}>
+          <Command.Item
+            value={t("palette.openApprovals")}
+            keywords={["approvals", "inbox", "waiting"]}
+            onSelect={() => run(() => router.push("/approvals"))}
+          >
+            <span>{t("palette.openApprovals")}</span>
+            <span className="muted">{t("palette.waitingCount", { count: pendingActions.length })}</span>
+          </Command.Item>
+          {approvals.map((action) => (
+            <Command.Item
+              key={`${action.runId}:${action.step}`}
+              // Unique per item (cmdk keys items by value): a run can wait at two approvals.
+              value={`${approveLabel(action)} ${action.stepName} ${action.runId}:${action.step}`}
+              keywords={["approve", action.organizationSlug, action.projectSlug, action.step]}
+              onSelect={() => run(() => onApprove(action))}
+            >
+              <span>{approveLabel(action)}</span>
+              <span className="muted">
+                {action.projectSlug} · {action.stepName}
+              </span>
             </Command.Item>
           ))}
         </Command.Group>

@@ -1,7 +1,7 @@
 // The shell's sections: one source for the sidebar, the palette, the `g` shortcuts and the
 // breadcrumbs.
 export interface NavSection {
-  key: "home" | "projects" | "audit" | "access" | "settings";
+  key: "home" | "projects" | "approvals" | "audit" | "access" | "settings";
   href: string;
   /** The letter after `g` that jumps here. */
   shortcut: string;
@@ -10,6 +10,8 @@ export interface NavSection {
 export const NAV_SECTIONS: NavSection[] = [
   { key: "home", href: "/", shortcut: "h" },
   { key: "projects", href: "/projects", shortcut: "p" },
+  // `i` for inbox: what waits for the user (approvals, manual steps).
+  { key: "approvals", href: "/approvals", shortcut: "i" },
   { key: "audit", href: "/audit", shortcut: "a" },
   { key: "access", href: "/access", shortcut: "c" },
   { key: "settings", href: "/settings", shortcut: "s" },

@@ -6,6 +6,7 @@ import { NAV_SECTIONS } from "./navigation";
 const GO_KEYS = {
   home: "goHome",
   projects: "goProjects",
+  approvals: "goApprovals",
   audit: "goAudit",
   access: "goAccess",
   settings: "goSettings",

@@ -66,7 +66,8 @@ interface Patch {
   order: number;
 }
 
-const STEP_KEY_ORDER = [
+/** The keys of a step, in the order a new key is inserted (and completion offers them). */
+export const STEP_KEY_ORDER = [
   "id",
   "name",
   "description",
@@ -93,7 +94,8 @@ const STEP_KEY_ORDER = [
   "rollback",
 ];
 
-const PIPELINE_KEY_ORDER = [
+/** The top-level keys of a pipeline, in the order a new key is inserted. */
+export const PIPELINE_KEY_ORDER = [
   "version",
   "name",
   "description",

@@ -1,8 +1,25 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import { notFound } from "next/navigation";
+import { RunStatusBadge } from "@/components/runs/run-status";
+import { RunsList } from "@/components/runs/runs-list";
 import { isAppError } from "@/server/http/errors";
 import { getPageContext } from "@/server/i18n/request";
+import { listPipelines } from "@/server/pipelines/service";
 import { getProject } from "@/server/projects/service";
+import { listProjectRuns } from "@/server/runs/service";
+
+const RECENT_RUNS = 10;
+
+/** A section the member may not read is left out, not an error page. */
+async function unlessForbidden<T>(promise: Promise<T>): Promise<T | null> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (isAppError(error) && error.code === "FORBIDDEN") return null;
+    throw error;
+  }
+}
 
 type Params = Promise<{ org: string; project: string }>;
 
@@ -24,7 +41,12 @@ export async function generateMetadata({ params }: { params: Params }): Promise<
 
 export default async function ProjectPage({ params }: { params: Params }) {
   const { ctx, project } = await load(params);
-  const { t, formatDate } = ctx;
+  const { t, formatDate, formatDateTime, formatNumber } = ctx;
+  const base = `/projects/${project.organizationSlug}/${project.slug}`;
+  const [pipelines, recentRuns] = await Promise.all([
+    unlessForbidden(listPipelines(ctx.actor, project.organizationSlug, project.slug)),
+    unlessForbidden(listProjectRuns(ctx.actor, project.organizationSlug, project.slug, { limit: RECENT_RUNS })),
+  ]);
   return (
     <div className="stack">
       <header className="page-header">
@@ -35,6 +57,74 @@ export default async function ProjectPage({ params }: { params: Params }) {
           {t("projects:detail.created", { date: formatDate(project.createdAt) })}
         </p>
       </header>
+      {pipelines ? (
+        <section aria-labelledby="pipelines-title" className="stack">
+          <h2 id="pipelines-title">{t("runs:list.pipelines.title")}</h2>
+          <p className="muted">{t("runs:list.pipelines.description")}</p>
+          {pipelines.length === 0 ? (
+            <p className="notice">{t("runs:list.pipelines.empty")}</p>
+          ) : (
+            <table className="data">
+              <caption className="visually-hidden">{t("runs:list.pipelines.title")}</caption>
+              <thead>
+                <tr>
+                  <th scope="col">{t("runs:list.pipelines.name")}</th>
+                  <th scope="col">{t("runs:list.pipelines.lastRun")}</th>
+                  <th scope="col">{t("runs:list.pipelines.runCount")}</th>
+                  <th scope="col">{t("runs:list.pipelines.version")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {pipelines.map((pipeline) => (
+                  <tr key={pipeline.id}>
+                    <td>
+                      <Link href={`${base}/pipelines/${pipeline.slug}`}>{pipeline.name}</Link>
+                      {pipeline.description ? <div className="muted">{pipeline.description}</div> : null}
+                    </td>
+                    <td>
+                      {pipeline.lastRun ? (
+                        <span className="row" style={{ gap: 8 }}>
+                          <RunStatusBadge status={pipeline.lastRun.status} />
+                          <Link
+                            href={`/runs/${pipeline.lastRun.id}`}
+                            aria-label={t("runs:list.runLabel", {
+                              number: pipeline.lastRun.number,
+                              pipeline: pipeline.name,
+                            })}
+                          >
+                            {t("runs:list.runNumber", { number: pipeline.lastRun.number })}
+                          </Link>
+                          <time dateTime={pipeline.lastRun.createdAt} className="muted">
+                            {formatDateTime(pipeline.lastRun.createdAt)}
+                          </time>
+                        </span>
+                      ) : (
+                        <span className="muted">{t("runs:list.pipelines.never")}</span>
+                      )}
+                    </td>
+                    <td>{formatNumber(pipeline.runCount)}</td>
+                    <td>{t("runs:list.pipeline.version", { version: pipeline.currentVersion })}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </section>
+      ) : null}
+      {recentRuns ? (
+        <section aria-labelledby="recent-runs-title" className="stack">
+          <h2 id="recent-runs-title">{t("runs:list.recent.title")}</h2>
+          <p className="muted">{t("runs:list.recent.description")}</p>
+          <RunsList
+            scope={{ kind: "project", organizationSlug: project.organizationSlug, projectSlug: project.slug }}
+            initialPage={recentRuns}
+            limit={RECENT_RUNS}
+            variant="recent"
+            allRunsHref={`${base}/runs`}
+            caption={t("runs:list.recent.title")}
+          />
+        </section>
+      ) : null}
       <section aria-labelledby="members-title" className="stack">
         <h2 id="members-title">{t("projects:detail.members")}</h2>
         <p className="muted">{t("projects:detail.membersDescription")}</p>

@@ -1,0 +1,395 @@
+"use client";
+import {
+  Background,
+  type Connection,
+  Controls,
+  type Edge,
+  Handle,
+  MiniMap,
+  type Node,
+  type NodeProps,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  useReactFlow,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import {
+  createContext,
+  type KeyboardEvent,
+  memo,
+  useCallback,
+  useContext,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+} from "react";
+import { useTranslation } from "react-i18next";
+import { type LayoutNode, layoutDag, neighbourOf } from "./layout";
+import "./pipeline-graph.css";
+
+// The pipeline's DAG on a React Flow canvas, shared by the studio (editable) and the run view
+// (read-only, live statuses). Laid out by layoutDag; operable by keyboard: arrow keys move the
+// selection along edges and within a column, Enter opens the selected step, Delete removes it
+// (studio), and the selection is always announced.
+
+import { STEP_STATUSES, type StepStatus } from "@/pipelines/engine/types";
+
+export { STEP_STATUSES, type StepStatus };
+
+/** A symbol per status, shown with the status text: never colour alone. */
+export const STATUS_ICON: Record<StepStatus, string> = {
+  queued: "○",
+  waiting: "⏸",
+  running: "◔",
+  succeeded: "✓",
+  failed: "✕",
+  skipped: "⤼",
+  cancelled: "⊘",
+  timed_out: "⏱",
+};
+
+export interface StepNodeData extends Record<string, unknown> {
+  label: string;
+  kind: string;
+  /** `uses` kind, approval environment, ... shown small under the label. */
+  detail?: string | null;
+  status?: StepStatus | null;
+  statusLabel?: string;
+  /** Matrix instances (collapsed into this node) and how many are in each status. */
+  instances?: number;
+  histogram?: Partial<Record<StepStatus, number>>;
+  duration?: string | null;
+  problems?: readonly string[];
+  stage?: string | null;
+  /** Highlighted (critical path, a diff): "critical", "added", "removed", "changed". */
+  mark?: "critical" | "added" | "removed" | "changed" | null;
+}
+
+export interface GraphStep {
+  id: string;
+  needs: readonly string[];
+  data: StepNodeData;
+}
+
+export interface PipelineGraphProps {
+  steps: readonly GraphStep[];
+  selectedId: string | null;
+  onSelect(id: string | null): void;
+  /** Enter on the selected step, or a double click. */
+  onOpen?(id: string): void;
+  /** Editable graphs: new edges and deletions. */
+  onConnect?(from: string, to: string): void;
+  onDeleteEdge?(from: string, to: string): void;
+  onDeleteStep?(id: string): void;
+  ariaLabel: string;
+  /** Stages to draw as boxes around their steps (steps name theirs in data.stage). */
+  stages?: readonly { id: string; name: string }[];
+  /** Extra keys the canvas handles first (the studio's shortcuts); return true when handled. */
+  onKeyDown?(event: KeyboardEvent<HTMLDivElement>): boolean;
+  className?: string;
+}
+
+const NODE_WIDTH = 220;
+const NODE_HEIGHT = 64;
+
+interface SelectionStore {
+  get(): string | null;
+  set(id: string | null): void;
+  subscribe(listener: () => void): () => void;
+}
+
+function createSelectionStore(): SelectionStore {
+  let current: string | null = null;
+  const listeners = new Set<() => void>();
+  return {
+    get: () => current,
+    set(id) {
+      if (id === current) return;
+      current = id;
+      for (const listener of listeners) listener();
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+const SelectionContext = createContext<SelectionStore | null>(null);
+
+function useIsSelected(id: string): boolean {
+  const store = useContext(SelectionContext);
+  return useSyncExternalStore(
+    (listener) => store?.subscribe(listener) ?? (() => {}),
+    () => store?.get() === id,
+    () => false,
+  );
+}
+
+const StepNode = memo(function StepNode({ id, data }: NodeProps<Node<StepNodeData>>) {
+  const { t } = useTranslation("pipelines");
+  const selected = useIsSelected(id);
+  const histogram = data.histogram
+    ? STEP_STATUSES.filter((status) => (data.histogram?.[status] ?? 0) > 0).map((status) => ({
+        status,
+        count: data.histogram?.[status] ?? 0,
+      }))
+    : [];
+  return (
+    <div
+      className={[
+        "step-node",
+        `kind-${data.kind}`,
+        data.status ? `status-${data.status}` : "",
+        data.problems && data.problems.length > 0 ? "invalid" : "",
+        data.mark ? `mark-${data.mark}` : "",
+        selected ? "selected" : "",
+      ].join(" ")}
+      title={data.problems?.join("\n")}
+    >
+      <Handle type="target" position={Position.Left} />
+      <div className="step-node-title">
+        {data.status ? (
+          <span className="step-node-status" aria-hidden="true">
+            {STATUS_ICON[data.status]}
+          </span>
+        ) : null}
+        <span className="step-node-label">{data.label}</span>
+        {data.instances && data.instances > 1 ? <span className="step-node-count">×{data.instances}</span> : null}
+      </div>
+      <div className="step-node-meta">
+        <span>{data.detail ?? t(`kind.${data.kind}`, { defaultValue: data.kind })}</span>
+        {data.statusLabel ? <span className="step-node-status-text">{data.statusLabel}</span> : null}
+        {data.duration ? <span>{data.duration}</span> : null}
+      </div>
+      {histogram.length > 1 ? (
+        <div
+          className="step-node-histogram"
+          role="img"
+          aria-label={histogram.map((h) => `${h.count} ${h.status}`).join(", ")}
+        >
+          {histogram.map((h) => (
+            <span key={h.status} className={`bar status-${h.status}`} style={{ flexGrow: h.count }} />
+          ))}
+        </div>
+      ) : null}
+      {data.problems && data.problems.length > 0 ? <div className="step-node-problem">⚠ {data.problems[0]}</div> : null}
+      <Handle type="source" position={Position.Right} />
+    </div>
+  );
+});
+
+interface StageNodeData extends Record<string, unknown> {
+  label: string;
+}
+
+/** A stage drawn as a box behind its steps (stages group for display; order comes from needs). */
+const StageNode = memo(function StageNode({ data }: NodeProps<Node<StageNodeData>>) {
+  return (
+    <div className="stage-node" aria-hidden="true">
+      <span className="stage-node-label">{data.label}</span>
+    </div>
+  );
+});
+
+const NODE_TYPES = { step: StepNode, stage: StageNode };
+const STAGE_PADDING = 14;
+
+function GraphCanvas(props: PipelineGraphProps) {
+  const { steps, selectedId, onSelect, onOpen, onConnect, onDeleteEdge, onDeleteStep } = props;
+  const editable = onConnect !== undefined;
+  const flow = useReactFlow();
+  const layoutInput: LayoutNode[] = useMemo(() => steps.map((step) => ({ id: step.id, needs: step.needs })), [steps]);
+  const layout = useMemo(
+    () => layoutDag(layoutInput, { nodeWidth: NODE_WIDTH, nodeHeight: NODE_HEIGHT }),
+    [layoutInput],
+  );
+  const stageNodes: Node<StageNodeData>[] = useMemo(() => {
+    const boxes = new Map<string, { x0: number; y0: number; x1: number; y1: number }>();
+    for (const step of steps) {
+      const stage = step.data.stage;
+      const position = layout.positions.get(step.id);
+      if (!stage || !position) continue;
+      const box = boxes.get(stage) ?? { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+      box.x0 = Math.min(box.x0, position.x);
+      box.y0 = Math.min(box.y0, position.y);
+      box.x1 = Math.max(box.x1, position.x + NODE_WIDTH);
+      box.y1 = Math.max(box.y1, position.y + NODE_HEIGHT);
+      boxes.set(stage, box);
+    }
+    return [...boxes].map(([stage, box]) => ({
+      id: `stage:${stage}`,
+      type: "stage",
+      position: { x: box.x0 - STAGE_PADDING, y: box.y0 - STAGE_PADDING - 18 },
+      data: { label: props.stages?.find((candidate) => candidate.id === stage)?.name ?? stage },
+      width: box.x1 - box.x0 + 2 * STAGE_PADDING,
+      height: box.y1 - box.y0 + 2 * STAGE_PADDING + 18,
+      style: { width: box.x1 - box.x0 + 2 * STAGE_PADDING, height: box.y1 - box.y0 + 2 * STAGE_PADDING + 18 },
+      zIndex: -1,
+      selectable: false,
+      draggable: false,
+      connectable: false,
+      focusable: false,
+    }));
+  }, [steps, layout, props.stages]);
+  // The nodes do not depend on the selection: a click must not hand React Flow (and the minimap)
+  // thousands of new node objects.
+  const nodes: Node[] = useMemo(
+    () => [
+      ...stageNodes,
+      ...steps.map((step) => {
+        const position = layout.positions.get(step.id) ?? { x: 0, y: 0 };
+        return {
+          id: step.id,
+          type: "step",
+          position: { x: position.x, y: position.y },
+          data: step.data,
+          selectable: false,
+          draggable: false,
+          connectable: editable,
+          ariaLabel: [step.data.label, step.data.statusLabel, ...(step.data.problems ?? [])].filter(Boolean).join(", "),
+          width: NODE_WIDTH,
+          height: NODE_HEIGHT,
+        };
+      }),
+    ],
+    [steps, stageNodes, layout, editable],
+  );
+  const edges: Edge[] = useMemo(() => {
+    const byId = new Map(steps.map((step) => [step.id, step]));
+    return steps.flatMap((step) =>
+      step.needs
+        .filter((need) => byId.has(need))
+        .map((need) => ({
+          id: `${need}->${step.id}`,
+          source: need,
+          target: step.id,
+          className: step.data.mark === "critical" && byId.get(need)?.data.mark === "critical" ? "critical" : undefined,
+          deletable: editable,
+        })),
+    );
+  }, [steps, editable]);
+  // The selection reaches the nodes through a store each node watches for its own id, so a
+  // change re-renders the two nodes concerned, not the graph.
+  const [selection] = useState(createSelectionStore);
+  useLayoutEffect(() => selection.set(selectedId), [selection, selectedId]);
+
+  // Keep the selected step in view as the selection moves by keyboard.
+  const lastCentered = useRef<string | null>(null);
+  useEffect(() => {
+    if (!selectedId || selectedId === lastCentered.current) return;
+    lastCentered.current = selectedId;
+    const position = layout.positions.get(selectedId);
+    if (!position) return;
+    const viewport = flow.getViewport();
+    const bounds = document.querySelector(".pipeline-graph")?.getBoundingClientRect();
+    if (!bounds) return;
+    const x = position.x * viewport.zoom + viewport.x;
+    const y = position.y * viewport.zoom + viewport.y;
+    if (
+      x < 0 ||
+      y < 0 ||
+      x + NODE_WIDTH * viewport.zoom > bounds.width ||
+      y + NODE_HEIGHT * viewport.zoom > bounds.height
+    ) {
+      void flow.setCenter(position.x + NODE_WIDTH / 2, position.y + NODE_HEIGHT / 2, {
+        zoom: viewport.zoom,
+        duration: 150,
+      });
+    }
+  }, [selectedId, layout, flow]);
+
+  const onKeyDown = useCallback(
+    (event: KeyboardEvent<HTMLDivElement>) => {
+      if (props.onKeyDown?.(event)) return;
+      const target = event.target as HTMLElement;
+      if (target.closest("input, textarea, select, [contenteditable=true]")) return;
+      if (
+        event.key === "ArrowLeft" ||
+        event.key === "ArrowRight" ||
+        event.key === "ArrowUp" ||
+        event.key === "ArrowDown"
+      ) {
+        const from = selectedId ?? layout.ranks[0]?.[0] ?? null;
+        if (!from) return;
+        const next = selectedId ? neighbourOf(layout, layoutInput, from, event.key) : from;
+        if (next) onSelect(next);
+        event.preventDefault();
+      } else if (event.key === "Enter" && selectedId) {
+        onOpen?.(selectedId);
+        event.preventDefault();
+      } else if ((event.key === "Delete" || event.key === "Backspace") && selectedId && onDeleteStep) {
+        onDeleteStep(selectedId);
+        event.preventDefault();
+      } else if (event.key === "Escape") {
+        onSelect(null);
+      }
+    },
+    [props.onKeyDown, selectedId, layout, layoutInput, onSelect, onOpen, onDeleteStep],
+  );
+
+  const selected = useMemo(() => steps.find((step) => step.id === selectedId), [steps, selectedId]);
+  return (
+    <div
+      className={`pipeline-graph ${props.className ?? ""}`}
+      onKeyDown={onKeyDown}
+      role="application"
+      aria-label={props.ariaLabel}
+      aria-roledescription="graph"
+      // biome-ignore lint/a11y/noNoninteractiveTabindex: keyboard users navigate the graph from here
+      tabIndex={0}
+    >
+      <div className="visually-hidden" aria-live="polite">
+        {selected ? [selected.data.label, selected.data.statusLabel].filter(Boolean).join(", ") : ""}
+      </div>
+      <SelectionContext.Provider value={selection}>
+        <ReactFlow
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          fitView
+          fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
+          minZoom={0.05}
+          maxZoom={2}
+          onlyRenderVisibleElements={steps.length > 200}
+          nodesDraggable={false}
+          nodesConnectable={editable}
+          elementsSelectable
+          deleteKeyCode={null}
+          onNodeClick={(_event, node) => {
+            if (node.type === "step") onSelect(node.id);
+          }}
+          onNodeDoubleClick={(_event, node) => {
+            if (node.type === "step") onOpen?.(node.id);
+          }}
+          onPaneClick={() => onSelect(null)}
+          onConnect={(connection: Connection) => {
+            if (connection.source && connection.target && connection.source !== connection.target) {
+              onConnect?.(connection.source, connection.target);
+            }
+          }}
+          onEdgesDelete={(deleted) => {
+            for (const edge of deleted) onDeleteEdge?.(edge.source, edge.target);
+          }}
+          proOptions={{ hideAttribution: true }}
+        >
+          <Background gap={24} size={1} />
+          <Controls showInteractive={false} />
+          {steps.length > 8 ? <MiniMap pannable zoomable ariaLabel={props.ariaLabel} /> : null}
+        </ReactFlow>
+      </SelectionContext.Provider>
+    </div>
+  );
+}
+
+export function PipelineGraph(props: PipelineGraphProps) {
+  return (
+    <ReactFlowProvider>
+      <GraphCanvas {...props} />
+    </ReactFlowProvider>
+  );
+}
