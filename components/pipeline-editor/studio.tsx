@@ -3,7 +3,7 @@ import { useRouter } from "next/navigation";
 import { type KeyboardEvent, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { type PageCommand, usePageCommands } from "@/components/command-registry/page-commands";
-import { type GraphStep, PipelineGraph } from "@/components/pipeline-graph/pipeline-graph";
+import { type GraphStep, PipelineGraph, type PipelineGraphHandle } from "@/components/pipeline-graph/pipeline-graph";
 import { ApiError } from "@/components/ui/api-error";
 import { problemDetails } from "@/components/ui/api-fetch";
 import { applyEdit, type PipelineEdit, PipelineEditError } from "@/pipelines/spec/edit";
@@ -116,6 +116,7 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
   const [conflict, setConflict] = useState<{ currentVersion: number; theirs: string } | null>(null);
   const [diffMarks, setDiffMarks] = useState<Map<string, "added" | "removed" | "changed"> | null>(null);
   const editorRef = useRef<YamlEditorHandle>(null);
+  const graphRef = useRef<PipelineGraphHandle>(null);
   const clipboard = useRef<string | null>(null);
   const dirty = yaml !== savedYaml;
 
@@ -462,6 +463,14 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
     { id: "studio.import", label: t("pipelines:command.import"), run: () => setPanel("import") },
     { id: "studio.yaml", label: t("pipelines:command.yaml"), run: () => editorRef.current?.focus() },
     { id: "studio.canvas", label: t("pipelines:command.canvas"), run: focusCanvas },
+    { id: "studio.fit", label: t("pipelines:command.fit"), shortcut: "F", run: () => graphRef.current?.fitView() },
+    { id: "studio.zoomIn", label: t("pipelines:command.zoomIn"), shortcut: "+", run: () => graphRef.current?.zoomIn() },
+    {
+      id: "studio.zoomOut",
+      label: t("pipelines:command.zoomOut"),
+      shortcut: "-",
+      run: () => graphRef.current?.zoomOut(),
+    },
   ];
   usePageCommands(commands);
 
@@ -605,6 +614,7 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
       <div className="studio-body">
         <section className="studio-canvas" aria-label={t("pipelines:studio.canvas")}>
           <PipelineGraph
+            handleRef={graphRef}
             steps={graphSteps}
             selectedId={selected}
             onSelect={(id) => {

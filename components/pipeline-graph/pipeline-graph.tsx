@@ -4,6 +4,7 @@ import {
   type Connection,
   Controls,
   type Edge,
+  type FitViewOptions,
   Handle,
   MiniMap,
   type Node,
@@ -18,9 +19,11 @@ import {
   createContext,
   type KeyboardEvent,
   memo,
+  type Ref,
   useCallback,
   useContext,
   useEffect,
+  useImperativeHandle,
   useLayoutEffect,
   useMemo,
   useRef,
@@ -28,7 +31,7 @@ import {
   useSyncExternalStore,
 } from "react";
 import { useTranslation } from "react-i18next";
-import { type LayoutNode, layoutDag, neighbourOf } from "./layout";
+import { type Layout, type LayoutNode, layoutDag, neighbourOf } from "./layout";
 import "./pipeline-graph.css";
 
 // The pipeline's DAG on a React Flow canvas, shared by the studio (editable) and the run view
@@ -91,6 +94,15 @@ export interface PipelineGraphProps {
   /** Extra keys the canvas handles first (the studio's shortcuts); return true when handled. */
   onKeyDown?(event: KeyboardEvent<HTMLDivElement>): boolean;
   className?: string;
+  /** Zoom commands for the page's palette. */
+  handleRef?: Ref<PipelineGraphHandle>;
+}
+
+export interface PipelineGraphHandle {
+  /** The whole graph in view. */
+  fitView(): void;
+  zoomIn(): void;
+  zoomOut(): void;
 }
 
 const NODE_WIDTH = 220;
@@ -130,8 +142,11 @@ function useIsSelected(id: string): boolean {
   );
 }
 
+/** Step kind names, translated once per graph rather than once per node. */
+const KindLabelContext = createContext<(kind: string) => string>((kind) => kind);
+
 const StepNode = memo(function StepNode({ id, data }: NodeProps<Node<StepNodeData>>) {
-  const { t } = useTranslation("pipelines");
+  const kindLabel = useContext(KindLabelContext);
   const selected = useIsSelected(id);
   const histogram = data.histogram
     ? STEP_STATUSES.filter((status) => (data.histogram?.[status] ?? 0) > 0).map((status) => ({
@@ -162,7 +177,7 @@ const StepNode = memo(function StepNode({ id, data }: NodeProps<Node<StepNodeDat
         {data.instances && data.instances > 1 ? <span className="step-node-count">×{data.instances}</span> : null}
       </div>
       <div className="step-node-meta">
-        <span>{data.detail ?? t(`kind.${data.kind}`, { defaultValue: data.kind })}</span>
+        <span>{data.detail ?? kindLabel(data.kind)}</span>
         {data.statusLabel ? <span className="step-node-status-text">{data.statusLabel}</span> : null}
         {data.duration ? <span>{data.duration}</span> : null}
       </div>
@@ -198,11 +213,30 @@ const StageNode = memo(function StageNode({ data }: NodeProps<Node<StageNodeData
 
 const NODE_TYPES = { step: StepNode, stage: StageNode };
 const STAGE_PADDING = 14;
+/** Above this many steps only what is in view is rendered, and the graph opens on its start. */
+const LARGE_GRAPH = 200;
+/** How many steps a large graph opens on (its first columns), at a readable zoom. */
+const OPENING_STEPS = 40;
+const FIT_ALL = { padding: 0.15, maxZoom: 1.2, duration: 200 };
+
+/** The nodes a graph opens on: all of a small one; the first columns of a large one (at a zoom
+ * where the labels can be read; the minimap and "zoom to fit" show the rest). */
+function openingView(layout: Layout, count: number): FitViewOptions {
+  if (count <= LARGE_GRAPH) return { padding: 0.15, maxZoom: 1.2 };
+  const nodes: { id: string }[] = [];
+  for (const rank of layout.ranks) {
+    for (const id of rank) nodes.push({ id });
+    if (nodes.length >= OPENING_STEPS) break;
+  }
+  return { padding: 0.1, maxZoom: 1, minZoom: 0.5, nodes };
+}
 
 function GraphCanvas(props: PipelineGraphProps) {
   const { steps, selectedId, onSelect, onOpen, onConnect, onDeleteEdge, onDeleteStep } = props;
   const editable = onConnect !== undefined;
   const flow = useReactFlow();
+  const { t } = useTranslation("pipelines");
+  const kindLabel = useCallback((kind: string) => t(`kind.${kind}`, { defaultValue: kind }), [t]);
   const layoutInput: LayoutNode[] = useMemo(() => steps.map((step) => ({ id: step.id, needs: step.needs })), [steps]);
   const layout = useMemo(
     () => layoutDag(layoutInput, { nodeWidth: NODE_WIDTH, nodeHeight: NODE_HEIGHT }),
@@ -273,6 +307,17 @@ function GraphCanvas(props: PipelineGraphProps) {
         })),
     );
   }, [steps, editable]);
+  useImperativeHandle(
+    props.handleRef,
+    () => ({
+      fitView: () => void flow.fitView(FIT_ALL),
+      zoomIn: () => void flow.zoomIn({ duration: 150 }),
+      zoomOut: () => void flow.zoomOut({ duration: 150 }),
+    }),
+    [flow],
+  );
+  // Computed once per graph shape: a re-layout after an edit keeps the user's viewport.
+  const opening = useMemo(() => openingView(layout, steps.length), [layout, steps.length]);
   // The selection reaches the nodes through a store each node watches for its own id, so a
   // change re-renders the two nodes concerned, not the graph.
   const [selection] = useState(createSelectionStore);
@@ -327,9 +372,18 @@ function GraphCanvas(props: PipelineGraphProps) {
         event.preventDefault();
       } else if (event.key === "Escape") {
         onSelect(null);
+      } else if (!event.ctrlKey && !event.metaKey && !event.altKey && (event.key === "f" || event.key === "F")) {
+        void flow.fitView(FIT_ALL);
+        event.preventDefault();
+      } else if (!event.ctrlKey && !event.metaKey && (event.key === "+" || event.key === "=")) {
+        void flow.zoomIn({ duration: 150 });
+        event.preventDefault();
+      } else if (!event.ctrlKey && !event.metaKey && event.key === "-") {
+        void flow.zoomOut({ duration: 150 });
+        event.preventDefault();
       }
     },
-    [props.onKeyDown, selectedId, layout, layoutInput, onSelect, onOpen, onDeleteStep],
+    [props.onKeyDown, selectedId, layout, layoutInput, onSelect, onOpen, onDeleteStep, flow],
   );
 
   const selected = useMemo(() => steps.find((step) => step.id === selectedId), [steps, selectedId]);
@@ -346,42 +400,44 @@ function GraphCanvas(props: PipelineGraphProps) {
       <div className="visually-hidden" aria-live="polite">
         {selected ? [selected.data.label, selected.data.statusLabel].filter(Boolean).join(", ") : ""}
       </div>
-      <SelectionContext.Provider value={selection}>
-        <ReactFlow
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={NODE_TYPES}
-          fitView
-          fitViewOptions={{ padding: 0.15, maxZoom: 1.2 }}
-          minZoom={0.05}
-          maxZoom={2}
-          onlyRenderVisibleElements={steps.length > 200}
-          nodesDraggable={false}
-          nodesConnectable={editable}
-          elementsSelectable
-          deleteKeyCode={null}
-          onNodeClick={(_event, node) => {
-            if (node.type === "step") onSelect(node.id);
-          }}
-          onNodeDoubleClick={(_event, node) => {
-            if (node.type === "step") onOpen?.(node.id);
-          }}
-          onPaneClick={() => onSelect(null)}
-          onConnect={(connection: Connection) => {
-            if (connection.source && connection.target && connection.source !== connection.target) {
-              onConnect?.(connection.source, connection.target);
-            }
-          }}
-          onEdgesDelete={(deleted) => {
-            for (const edge of deleted) onDeleteEdge?.(edge.source, edge.target);
-          }}
-          proOptions={{ hideAttribution: true }}
-        >
-          <Background gap={24} size={1} />
-          <Controls showInteractive={false} />
-          {steps.length > 8 ? <MiniMap pannable zoomable ariaLabel={props.ariaLabel} /> : null}
-        </ReactFlow>
-      </SelectionContext.Provider>
+      <KindLabelContext.Provider value={kindLabel}>
+        <SelectionContext.Provider value={selection}>
+          <ReactFlow
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={NODE_TYPES}
+            fitView
+            fitViewOptions={opening}
+            minZoom={0.05}
+            maxZoom={2}
+            onlyRenderVisibleElements={steps.length > LARGE_GRAPH}
+            nodesDraggable={false}
+            nodesConnectable={editable}
+            elementsSelectable
+            deleteKeyCode={null}
+            onNodeClick={(_event, node) => {
+              if (node.type === "step") onSelect(node.id);
+            }}
+            onNodeDoubleClick={(_event, node) => {
+              if (node.type === "step") onOpen?.(node.id);
+            }}
+            onPaneClick={() => onSelect(null)}
+            onConnect={(connection: Connection) => {
+              if (connection.source && connection.target && connection.source !== connection.target) {
+                onConnect?.(connection.source, connection.target);
+              }
+            }}
+            onEdgesDelete={(deleted) => {
+              for (const edge of deleted) onDeleteEdge?.(edge.source, edge.target);
+            }}
+            proOptions={{ hideAttribution: true }}
+          >
+            <Background gap={24} size={1} />
+            <Controls showInteractive={false} fitViewOptions={FIT_ALL} />
+            {steps.length > 8 ? <MiniMap pannable zoomable ariaLabel={props.ariaLabel} /> : null}
+          </ReactFlow>
+        </SelectionContext.Provider>
+      </KindLabelContext.Provider>
     </div>
   );
 }
