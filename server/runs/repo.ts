@@ -761,16 +761,29 @@ export async function countStepsByStatus(runIds: readonly string[]) {
 }
 
 export async function listStepStates(runId: string): Promise<StepState[]> {
-  return (await listStepRows(runId)).map((row) => row.state);
+  return (await listStepRows(runId)).steps.map((row) => row.state);
 }
 
-/** Step states with the rendered notice of what they wait for. */
-export async function listStepRows(runId: string): Promise<{ state: StepState; notice: string | null }[]> {
+/**
+ * Step states with the rendered notice of what they wait for, and the run's version read in the
+ * same statement (one snapshot): a caller that read the run row before compares the two and
+ * reads again when a transition landed in between, so a run never shows a step's new status next
+ * to its own old one.
+ */
+export async function listStepRows(
+  runId: string,
+): Promise<{ steps: { state: StepState; notice: string | null }[]; runVersion: number | null }> {
   const db = await getDatabase();
-  return db.query<{ state: StepState; notice: string | null }>(
-    `SELECT state, notice FROM run_steps WHERE run_id = $1 ORDER BY idx`,
+  const rows = await db.query<{ state: StepState | null; notice: string | null; run_version: number | null }>(
+    `SELECT s.state, s.notice, r.version AS run_version
+     FROM runs r LEFT JOIN run_steps s ON s.run_id = r.id
+     WHERE r.id = $1 ORDER BY s.idx`,
     [runId],
   );
+  return {
+    steps: rows.flatMap(({ state, notice }) => (state ? [{ state, notice }] : [])),
+    runVersion: rows[0]?.run_version ?? null,
+  };
 }
 
 /** Steps waiting for a person (approvals, manual steps) in these projects, newest first. */

@@ -175,6 +175,15 @@ function toSummary(row: RunListRow, counts: StepCounts, names: Map<string, strin
   };
 }
 
+/** Step counts of one run from the steps already read with it (the same snapshot). */
+function countsOfSteps(total: number, steps: readonly { state: StepState }[]): StepCounts {
+  const counts = emptyCounts(total);
+  for (const { state } of steps) {
+    if (state.status in counts) counts[state.status as keyof Omit<StepCounts, "total">]++;
+  }
+  return counts;
+}
+
 async function countsFor(rows: readonly RunListRow[]): Promise<Map<string, StepCounts>> {
   const counts = new Map(rows.map((row) => [row.id, emptyCounts(row.stepCount)]));
   for (const { run_id, status, count } of await countStepsByStatus(rows.map((row) => row.id))) {
@@ -281,14 +290,25 @@ async function peopleByEmail(emails: readonly string[]): Promise<Map<string, str
 
 // ---- Reads ----
 
+/**
+ * The run row and its steps as of one transition: a transition that lands between the two reads
+ * (it writes both in one statement) makes them disagree on the run's version, and they are read
+ * again.
+ */
+async function readRunConsistently(actor: Actor, runId: string) {
+  let row: RunRow = await runFor(actor, runId, "run:read");
+  for (let attempt = 0; ; attempt++) {
+    const { steps, runVersion } = await listStepRows(row.id);
+    if (runVersion === row.version || attempt >= 20) return { row, stepRows: steps };
+    const again = await findRunById(runId);
+    if (!again) throw AppError.notFound("The run");
+    row = again;
+  }
+}
+
 export async function getRun(actor: Actor, runId: string): Promise<RunDetail> {
-  const row: RunRow = await runFor(actor, runId, "run:read");
-  const [stepRows, graph, counts, names] = await Promise.all([
-    listStepRows(row.id),
-    graphOfRun(row),
-    countsFor([row]),
-    findUserNames(row.startedById ? [row.startedById] : []),
-  ]);
+  const { row, stepRows } = await readRunConsistently(actor, runId);
+  const [graph, names] = await Promise.all([graphOfRun(row), findUserNames(row.startedById ? [row.startedById] : [])]);
   const people = await peopleByEmail(stepRows.flatMap(({ state }) => state.approvals.map((record) => record.by)));
   const state = row.state as {
     cancellation: { kind: "cancel" | "timeout"; by: string | null; at: number; reason: string } | null;
@@ -301,7 +321,7 @@ export async function getRun(actor: Actor, runId: string): Promise<RunDetail> {
     canOnRun(actor, "pipeline:run", scope),
   ]);
   return {
-    ...toSummary(row, counts.get(row.id) ?? emptyCounts(row.stepCount), names),
+    ...toSummary(row, countsOfSteps(row.stepCount, stepRows), names),
     version: row.version,
     cancellation: state.cancellation
       ? { ...state.cancellation, at: new Date(state.cancellation.at).toISOString() }
