@@ -5,10 +5,11 @@ import type { AuthzRequest, Decision } from "./engine/types";
 import { decisionLogEvents } from "./metrics";
 import type { DecisionLogEntry } from "./schema";
 
-// The decision log. The request path only pushes a reference into a bounded buffer (tens of
-// nanoseconds); a timer drains it in batches to the sink (the audit module's table) off the
-// request path. When the buffer is full the event is dropped and counted, never queued without
-// bound and never waited for. Formatting into the stored shape happens at flush time.
+// The decision log. The request path only stores references into a bounded ring buffer (tens of
+// nanoseconds, no allocation: one slot per event across parallel arrays); a timer drains it in
+// batches to the sink (the audit module's table) off the request path. When the buffer is full
+// the event is dropped and counted, never queued without bound and never waited for.
+// Formatting into the stored shape happens at flush time.
 
 export type DecisionLogMode = "all" | "deny" | "off";
 
@@ -26,6 +27,7 @@ interface Pending {
   request: AuthzRequest;
   decision: Decision;
   latencyUs: number;
+  /** When it was decided, on the monotonic clock (performance.now(), ms); made wall-clock at flush. */
   at: number;
   path: string;
   decisionId: string | undefined;
@@ -47,15 +49,96 @@ const DEFAULTS: DecisionLogOptions = {
   sink: null,
 };
 
+/**
+ * A fixed-capacity FIFO of events in parallel arrays: pushing an event writes six slots and
+ * allocates nothing (the decision and request are the caller's objects; decisions are shared).
+ */
+class EventRing {
+  private readonly requests: (AuthzRequest | undefined)[];
+  private readonly decisions: (Decision | undefined)[];
+  private readonly latencies: Float64Array;
+  private readonly times: Float64Array;
+  private readonly paths: (string | undefined)[];
+  private readonly ids: (string | undefined)[];
+  private head = 0;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    this.requests = new Array(capacity).fill(undefined);
+    this.decisions = new Array(capacity).fill(undefined);
+    this.latencies = new Float64Array(capacity);
+    this.times = new Float64Array(capacity);
+    this.paths = new Array(capacity).fill(undefined);
+    this.ids = new Array(capacity).fill(undefined);
+  }
+
+  /** False when full. */
+  push(
+    request: AuthzRequest,
+    decision: Decision,
+    latencyUs: number,
+    at: number,
+    path: string,
+    decisionId: string | undefined,
+  ): boolean {
+    if (this.size >= this.capacity) return false;
+    let slot = this.head + this.size;
+    if (slot >= this.capacity) slot -= this.capacity;
+    this.requests[slot] = request;
+    this.decisions[slot] = decision;
+    this.latencies[slot] = latencyUs;
+    this.times[slot] = at;
+    this.paths[slot] = path;
+    this.ids[slot] = decisionId;
+    this.size++;
+    return true;
+  }
+
+  /** Removes up to `count` of the oldest events, in order, releasing the references they held. */
+  take(count: number): Pending[] {
+    const taken: Pending[] = [];
+    const n = Math.min(count, this.size);
+    for (let k = 0; k < n; k++) {
+      const slot = this.head;
+      taken.push({
+        request: this.requests[slot] as AuthzRequest,
+        decision: this.decisions[slot] as Decision,
+        latencyUs: this.latencies[slot] as number,
+        at: this.times[slot] as number,
+        path: this.paths[slot] as string,
+        decisionId: this.ids[slot],
+      });
+      this.requests[slot] = undefined;
+      this.decisions[slot] = undefined;
+      this.paths[slot] = undefined;
+      this.ids[slot] = undefined;
+      this.head = slot + 1 === this.capacity ? 0 : slot + 1;
+      this.size--;
+    }
+    return taken;
+  }
+}
+
 class DecisionLog {
   options: DecisionLogOptions = DEFAULTS;
-  private buffer: Pending[] = [];
+  private ring = new EventRing(DEFAULTS.capacity);
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   readonly stats: DecisionLogStats = { buffered: 0, written: 0, dropped: 0, pending: 0 };
 
   configure(options: Partial<DecisionLogOptions>): void {
     this.options = { ...this.options, ...options };
+    if (this.options.capacity !== this.ring.capacity) {
+      // Events already buffered move to the new ring (those beyond a smaller capacity are dropped, and counted).
+      const previous = this.ring;
+      this.ring = new EventRing(this.options.capacity);
+      for (const event of previous.take(previous.size)) {
+        if (!this.ring.push(event.request, event.decision, event.latencyUs, event.at, event.path, event.decisionId)) {
+          this.stats.dropped++;
+          decisionLogEvents.inc({ outcome: "dropped" });
+        }
+      }
+    }
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.options.mode !== "off" && this.options.sink) {
@@ -64,20 +147,30 @@ class DecisionLog {
     }
   }
 
-  /** Request path: O(1), never blocks, never throws. */
-  record(request: AuthzRequest, decision: Decision, latencyUs: number, path: string, decisionId?: string): void {
+  /**
+   * Request path: O(1), allocation-free, never blocks, never throws. `at` is when the decision
+   * was made on the monotonic clock (the caller's timer reading; read here if absent): reading the
+   * wall clock costs more, and events are at most seconds old when flush converts them.
+   */
+  record(
+    request: AuthzRequest,
+    decision: Decision,
+    latencyUs: number,
+    path: string,
+    decisionId?: string,
+    at?: number,
+  ): void {
     const { mode, sink } = this.options;
     if (mode === "off" || sink === null) return;
     if (decision.allow) {
       if (mode === "deny") return;
       if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return;
     }
-    if (this.buffer.length >= this.options.capacity) {
+    if (!this.ring.push(request, decision, latencyUs, at ?? performance.now(), path, decisionId)) {
       this.stats.dropped++;
       decisionLogEvents.inc({ outcome: "dropped" });
       return;
     }
-    this.buffer.push({ request, decision, latencyUs, at: Date.now(), path, decisionId });
     this.stats.buffered++;
   }
 
@@ -93,11 +186,12 @@ class DecisionLog {
   private async drain(): Promise<void> {
     const sink = this.options.sink;
     if (!sink) return;
-    while (this.buffer.length > 0) {
-      const batch = this.buffer.splice(0, this.options.batchSize);
-      this.stats.pending = this.buffer.length;
+    while (this.ring.size > 0) {
+      const batch = this.ring.take(this.options.batchSize);
+      this.stats.pending = this.ring.size;
+      const wallClockOffset = Date.now() - performance.now();
       try {
-        await sink(batch.map(toEntry));
+        await sink(batch.map((pending) => toEntry(pending, wallClockOffset)));
         this.stats.written += batch.length;
         decisionLogEvents.inc({ outcome: "written" }, batch.length);
       } catch {
@@ -106,7 +200,7 @@ class DecisionLog {
         decisionLogEvents.inc({ outcome: "dropped" }, batch.length);
       }
       // Let requests run between batches (the embedded database shares this thread).
-      if (this.buffer.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      if (this.ring.size > 0) await new Promise((resolve) => setImmediate(resolve));
     }
     this.stats.pending = 0;
   }
@@ -118,12 +212,12 @@ class DecisionLog {
   }
 }
 
-function toEntry(pending: Pending): DecisionLogEntry {
+function toEntry(pending: Pending, wallClockOffset: number): DecisionLogEntry {
   const { request, decision } = pending;
   const resource = request.resource;
   return {
     decision_id: pending.decisionId ?? randomUUID(),
-    timestamp: new Date(pending.at).toISOString(),
+    timestamp: new Date(Math.round(pending.at + wallClockOffset)).toISOString(),
     path: pending.path,
     revision: decision.revision,
     input: {
@@ -159,8 +253,9 @@ export function recordDecision(
   latencyUs: number,
   path: string,
   decisionId?: string,
+  at?: number,
 ): void {
-  log.record(request, decision, latencyUs, path, decisionId);
+  log.record(request, decision, latencyUs, path, decisionId, at);
 }
 
 export function flushDecisionLog(): Promise<void> {

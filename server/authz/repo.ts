@@ -86,6 +86,10 @@ async function currentRevision(db: DbTx): Promise<number> {
   return row?.is_called ? Number(row.last_value) : 0;
 }
 
+// Rules are read in a fixed order (ids are uuid v7, so creation order): which of several equally
+// specific bindings or policies a decision names depends on the order, so a full reload and an
+// organization's reload must list them alike, and the engine's incremental rebuild compares each
+// rule with the one at the same position first.
 async function readRules(db: DbTx, organizationIds: readonly string[] | null): Promise<OrganizationRules[]> {
   const inOrgs = organizationIds ? { organizationId: { in: [...organizationIds] } } : {};
   // One after another: these run on the transaction's single connection (pg refuses, and
@@ -97,6 +101,7 @@ async function readRules(db: DbTx, organizationIds: readonly string[] | null): P
   const roles = await db.customRole.findMany({
     where: inOrgs,
     select: { id: true, slug: true, organizationId: true, permissions: true },
+    orderBy: { id: "asc" },
   });
   const bindings = await db.membership.findMany({
     where: inOrgs,
@@ -113,8 +118,9 @@ async function readRules(db: DbTx, organizationIds: readonly string[] | null): P
       customRoleId: true,
       condition: true,
     },
+    orderBy: { id: "asc" },
   });
-  const policies = await db.policy.findMany({ where: inOrgs });
+  const policies = await db.policy.findMany({ where: inOrgs, orderBy: { id: "asc" } });
   // Teams read separately: a relation select makes Prisma issue nested queries concurrently
   // on the transaction's connection.
   const teams = await db.team.findMany({
@@ -126,6 +132,7 @@ async function readRules(db: DbTx, organizationIds: readonly string[] | null): P
     await db.teamMember.findMany({
       where: { teamId: { in: teams.map((team) => team.id) } },
       select: { teamId: true, userId: true },
+      orderBy: [{ teamId: "asc" }, { userId: "asc" }],
     })
   ).map((member) => ({ ...member, team: { organizationId: teamOrganization.get(member.teamId) as string } }));
   const byOrg = new Map<string, OrganizationRules & { roles: unknown[]; bindings: unknown[]; policies: unknown[] }>();

@@ -64,9 +64,10 @@ function contextOf(): AuthzRequest["context"] {
 export function decideWith(snapshot: Snapshot, request: AuthzRequest, path = "native", decisionId?: string): Decision {
   const started = performance.now();
   const decision = decide(snapshot, request);
-  const elapsedMs = performance.now() - started;
+  const ended = performance.now();
+  const elapsedMs = ended - started;
   observeDecision(decision, elapsedMs / 1_000);
-  recordDecision(request, decision, elapsedMs * 1_000, path, decisionId);
+  recordDecision(request, decision, elapsedMs * 1_000, path, decisionId, ended);
   return decision;
 }
 
@@ -286,7 +287,9 @@ export async function queryDecision(
     observeDecision(decision, elapsedMs / 1_000);
     recordDecision(request, decision, elapsedMs * 1_000, options.path ?? "native", decisionId);
   }
-  if (options.explain) decision.explanation = explain(snapshot, request).explanation;
+  // Decisions are frozen and shared (engine/decide.ts): the explanation goes on a copy.
+  if (options.explain)
+    return { decisionId, decision: { ...decision, explanation: explain(snapshot, request).explanation } };
   return { decisionId, decision };
 }
 

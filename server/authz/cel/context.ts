@@ -25,7 +25,9 @@ export class ConditionContext extends Map<string, unknown> {
     // Parameter names end in their index digit; attributes, records and `action` never do.
     if (name.charCodeAt(name.length - 1) <= 57) return this.params[name];
     const input = this.input as unknown as Record<string, unknown>;
-    if (input instanceof PreparedConditionInput) return input.values[name];
+    // A prepared input carries every variable a checked template can name as an own property
+    // (records, action, flat attributes; parameters were answered above).
+    if (input instanceof PreparedConditionInput) return input[name];
     const flat = FLAT_ATTRIBUTES.get(name);
     if (!flat) return input[name];
     // Plain input: read the field where the template asks for it and hold it to the bounds the

@@ -855,7 +855,13 @@ describe("explain", () => {
   });
 
   it("lists the rules the request reached, with the broader binding shadowed", () => {
-    const request = ask("dana", "pipeline:read", { projectId: STOREFRONT, environment: "prod" }, { mfa: true });
+    // A fixed time: the binding's condition reads the hour (without one, the test failed before 09:00 UTC).
+    const request = ask(
+      "dana",
+      "pipeline:read",
+      { projectId: STOREFRONT, environment: "prod" },
+      { mfa: true, time: OFFICE_HOURS },
+    );
     const explained = explain(snapshot, request);
     expect(explained.allow).toBe(true);
     expect(explained.explanation?.evaluated).toEqual([

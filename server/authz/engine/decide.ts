@@ -1,4 +1,5 @@
 import "server-only";
+import type { ConditionInput } from "../cel/attributes";
 import { ConditionInputError, type PreparedConditionInput, prepareConditionInput } from "../cel/environment";
 import { evaluateCondition } from "../cel/evaluate";
 import { explainCondition } from "../cel/explain";
@@ -6,11 +7,13 @@ import {
   bindingsFor,
   type CompiledBinding,
   type CompiledPolicy,
-  type OrganizationIndex,
+  type DecisionPlan,
+  type Member,
+  memberOf,
+  planFor,
   policiesFor,
   SCOPE_LEVELS,
   type Snapshot,
-  type SubjectEntry,
 } from "./snapshot";
 import type { AuthzRequest, Decision, Explanation, NearMiss, ReasonCode } from "./types";
 
@@ -30,13 +33,25 @@ import type { AuthzRequest, Decision, Explanation, NearMiss, ReasonCode } from "
 //   5. Otherwise deny.
 // A condition that fails to evaluate counts as "does not hold" for grants and as "holds" for
 // denies: errors always fail closed.
+//
+// The rules a decision walks come from the principal's plan for the action (snapshot.ts): the
+// policies whose actions match and whose subjects can name the principal, and the principal's
+// bindings (own, then each team's) whose role grants the action. Decisions are frozen and
+// shared: the plan keeps each outcome it answered (which rule, how many candidates) and hands
+// the same object out again while the snapshot's revision matches, so a decision whose
+// conditions need no evaluation allocates nothing. Callers that want to add to a decision copy
+// it first (explain does).
 
 type Outcome = true | false | "error";
 
+const NO_TEAMS: readonly string[] = [];
+const NO_ROLES: readonly string[] = [];
+const NO_ATTRIBUTES: Readonly<Record<string, string>> = Object.freeze({});
+const EPOCH = new Date(0);
+
 interface Evaluation {
   request: AuthzRequest;
-  index: OrganizationIndex;
-  teams: readonly string[] | undefined;
+  member: Member;
   input: PreparedConditionInput | null | undefined;
   /** The prepared input carries principal.roles (built only when a condition reads them). */
   inputHasRoles: boolean;
@@ -45,23 +60,15 @@ interface Evaluation {
   rolesGranted: string[] | undefined;
   lastError: string | undefined;
   candidates: number;
-  // The binding walk's state (see considerBindings).
-  bestLevel: number;
-  granted: CompiledBinding | null;
-  failed: CompiledBinding | null;
-  errored: CompiledBinding | null;
-  erroredWith: string | undefined;
+  /** Owned by this evaluation context and refilled per request (see conditionInput). */
+  readonly values: ConditionInput;
+  prepared: PreparedConditionInput | undefined;
 }
 
-function newEvaluation(
-  request: AuthzRequest,
-  index: OrganizationIndex,
-  teams: readonly string[] | undefined,
-): Evaluation {
+function newEvaluation(request: AuthzRequest, member: Member): Evaluation {
   return {
     request,
-    index,
-    teams,
+    member,
     input: undefined,
     inputHasRoles: false,
     inputError: undefined,
@@ -69,31 +76,18 @@ function newEvaluation(
     rolesGranted: undefined,
     lastError: undefined,
     candidates: 0,
-    bestLevel: -1,
-    granted: null,
-    failed: null,
-    errored: null,
-    erroredWith: undefined,
+    values: newConditionInput(),
+    prepared: undefined,
   };
 }
 
 // decide() is synchronous and never re-entered (conditions cannot call back into it), so one
-// scratch evaluation serves every call: a decision allocates its answer and little else.
-const scratch: Evaluation = newEvaluation(
-  undefined as unknown as AuthzRequest,
-  undefined as unknown as OrganizationIndex,
-  undefined,
-);
+// scratch evaluation serves every call.
+const scratch: Evaluation = newEvaluation(undefined as unknown as AuthzRequest, undefined as unknown as Member);
 
-function resetEvaluation(
-  evaluation: Evaluation,
-  request: AuthzRequest,
-  index: OrganizationIndex,
-  teams: readonly string[] | undefined,
-): Evaluation {
+function resetEvaluation(evaluation: Evaluation, request: AuthzRequest, member: Member): Evaluation {
   evaluation.request = request;
-  evaluation.index = index;
-  evaluation.teams = teams;
+  evaluation.member = member;
   evaluation.input = undefined;
   evaluation.inputHasRoles = false;
   evaluation.inputError = undefined;
@@ -101,15 +95,8 @@ function resetEvaluation(
   evaluation.rolesGranted = undefined;
   evaluation.lastError = undefined;
   evaluation.candidates = 0;
-  evaluation.bestLevel = -1;
-  evaluation.granted = null;
-  evaluation.failed = null;
-  evaluation.errored = null;
-  evaluation.erroredWith = undefined;
   return evaluation;
 }
-
-const NO_TEAMS: readonly string[] = [];
 
 function scopeContains(
   rule: {
@@ -128,23 +115,11 @@ function scopeContains(
   return true;
 }
 
-function subjectEntries(index: OrganizationIndex, request: AuthzRequest, teams: readonly string[]): SubjectEntry[] {
-  const principal = request.principal;
-  const entries: SubjectEntry[] = [];
-  const own = (principal.type === "user" ? index.users : index.serviceAccounts).get(principal.id);
-  if (own) entries.push(own);
-  for (const team of teams) {
-    const entry = index.teams.get(team);
-    if (entry) entries.push(entry);
-  }
-  return entries;
-}
-
 /** Names of the roles the principal holds at scopes containing the resource (any action). */
 function rolesHere(evaluation: Evaluation): string[] {
   if (evaluation.rolesHere) return evaluation.rolesHere;
   const names = new Set<string>();
-  for (const entry of subjectEntries(evaluation.index, evaluation.request, evaluation.teams ?? NO_TEAMS)) {
+  for (const entry of evaluation.member.entries) {
     for (const binding of entry.bindings) if (scopeContains(binding, evaluation.request)) names.add(binding.role.name);
   }
   evaluation.rolesHere = [...names];
@@ -160,7 +135,7 @@ function rolesGranted(evaluation: Evaluation): string[] {
   if (evaluation.rolesGranted) return evaluation.rolesGranted;
   const names = new Set<string>();
   const saved = evaluation.lastError;
-  for (const entry of subjectEntries(evaluation.index, evaluation.request, evaluation.teams ?? NO_TEAMS)) {
+  for (const entry of evaluation.member.entries) {
     for (const binding of entry.bindings) {
       if (names.has(binding.role.name) || !scopeContains(binding, evaluation.request)) continue;
       if (evaluate(binding, evaluation) === true) names.add(binding.role.name);
@@ -171,11 +146,29 @@ function rolesGranted(evaluation: Evaluation): string[] {
   return evaluation.rolesGranted;
 }
 
-const NO_ROLES: readonly string[] = [];
+/** The plain attribute values a condition input is prepared from; one per evaluation context, refilled. */
+function newConditionInput(): ConditionInput {
+  return {
+    principal: { id: "", type: "", email: "", roles: NO_ROLES, teams: NO_TEAMS, mfa: false, attributes: NO_ATTRIBUTES },
+    resource: {
+      type: "",
+      id: "",
+      organizationId: "",
+      projectId: "",
+      environment: "",
+      createdBy: "",
+      labels: NO_ATTRIBUTES,
+    },
+    action: "",
+    request: { time: EPOCH, ip: "", mfa: false, userAgent: "" },
+  };
+}
 
 /**
  * The condition input of this request, prepared once. principal.roles costs a walk over the
- * principal's bindings, so it is filled only once a condition that reads it is evaluated.
+ * principal's bindings, so it is filled only once a condition that reads it is evaluated. The
+ * input objects belong to the evaluation context and are refilled in place: preparing an input
+ * allocates nothing (the scratch context serves every decide call).
  */
 function conditionInput(evaluation: Evaluation, needsRoles: boolean): PreparedConditionInput | null {
   if (evaluation.input !== undefined && (evaluation.inputHasRoles || !needsRoles || evaluation.input === null)) {
@@ -183,34 +176,33 @@ function conditionInput(evaluation: Evaluation, needsRoles: boolean): PreparedCo
   }
   const { principal, resource, context } = evaluation.request;
   evaluation.inputHasRoles = needsRoles;
+  const values = evaluation.values;
+  const p = values.principal;
+  p.id = principal.id;
+  p.type = principal.type;
+  p.email = principal.email ?? "";
+  p.roles = needsRoles ? rolesHere(evaluation) : NO_ROLES;
+  p.teams = evaluation.member.teams ?? NO_TEAMS;
+  p.mfa = principal.mfa ?? context?.mfa ?? false;
+  p.attributes = principal.attributes ?? NO_ATTRIBUTES;
+  const r = values.resource;
+  r.type = resource.type;
+  r.id = resource.id ?? "";
+  r.organizationId = resource.organizationId;
+  r.projectId = resource.projectId ?? "";
+  r.environment = resource.environment ?? "";
+  r.createdBy = resource.createdBy ?? "";
+  r.labels = resource.labels ?? NO_ATTRIBUTES;
+  values.action = evaluation.request.action;
+  const q = values.request;
+  q.time = context?.time ?? new Date();
+  q.ip = context?.ip ?? "";
+  q.mfa = context?.mfa ?? principal.mfa ?? false;
+  q.userAgent = context?.userAgent ?? "";
   try {
-    evaluation.input = prepareConditionInput({
-      principal: {
-        id: principal.id,
-        type: principal.type,
-        email: principal.email ?? "",
-        roles: needsRoles ? rolesHere(evaluation) : NO_ROLES,
-        teams: evaluation.teams ?? NO_TEAMS,
-        mfa: principal.mfa ?? context?.mfa ?? false,
-        attributes: principal.attributes ?? {},
-      },
-      resource: {
-        type: resource.type,
-        id: resource.id ?? "",
-        organizationId: resource.organizationId,
-        projectId: resource.projectId ?? "",
-        environment: resource.environment ?? "",
-        createdBy: resource.createdBy ?? "",
-        labels: resource.labels ?? {},
-      },
-      action: evaluation.request.action,
-      request: {
-        time: context?.time ?? new Date(),
-        ip: context?.ip ?? "",
-        mfa: context?.mfa ?? principal.mfa ?? false,
-        userAgent: context?.userAgent ?? "",
-      },
-    });
+    if (evaluation.prepared === undefined) evaluation.prepared = prepareConditionInput(values);
+    else evaluation.prepared.refill(values);
+    evaluation.input = evaluation.prepared;
   } catch (error) {
     evaluation.input = null;
     evaluation.inputError = error instanceof ConditionInputError ? error.message : String(error);
@@ -235,6 +227,15 @@ function evaluate(rule: CompiledBinding | CompiledPolicy, evaluation: Evaluation
   return "error";
 }
 
+/** Whether the principal names a role the policy lists (roles held here; for allows, granted here). */
+function holdsPolicyRole(policy: CompiledPolicy, evaluation: Evaluation): boolean {
+  if (policy.roles.size === 0) return false;
+  const roles = policy.effect === "allow" ? rolesGranted(evaluation) : rolesHere(evaluation);
+  for (const role of roles) if (policy.roles.has(role)) return true;
+  return false;
+}
+
+/** The full applicability check (explain; the plan narrows it to `plannedPolicyApplies`). */
 function policyApplies(policy: CompiledPolicy, evaluation: Evaluation): boolean {
   const request = evaluation.request;
   if (policy.resourceTypes !== null && !policy.resourceTypes.has(request.resource.type)) return false;
@@ -244,26 +245,32 @@ function policyApplies(policy: CompiledPolicy, evaluation: Evaluation): boolean 
   if (principal.type === "user" ? policy.users.has(principal.id) : policy.serviceAccounts.has(principal.id)) {
     return true;
   }
-  if (evaluation.teams) for (const team of evaluation.teams) if (policy.teams.has(team)) return true;
-  if (policy.roles.size > 0) {
-    const roles = policy.effect === "allow" ? rolesGranted(evaluation) : rolesHere(evaluation);
-    for (const role of roles) if (policy.roles.has(role)) return true;
-  }
-  return false;
+  const teams = evaluation.member.teams;
+  if (teams) for (const team of teams) if (policy.teams.has(team)) return true;
+  return holdsPolicyRole(policy, evaluation);
 }
 
-function decision(
-  evaluation: Evaluation,
+/** A plan's policy applies: the subject part was settled when the plan was built, unless it goes through a role. */
+function plannedPolicyApplies(policy: CompiledPolicy, direct: boolean, evaluation: Evaluation): boolean {
+  const request = evaluation.request;
+  if (policy.resourceTypes !== null && !policy.resourceTypes.has(request.resource.type)) return false;
+  if (!scopeContains(policy, request)) return false;
+  return direct || holdsPolicyRole(policy, evaluation);
+}
+
+// ---- decisions --------------------------------------------------------------------------------
+
+function newDecision(
   snapshot: Snapshot,
+  candidates: number,
   allow: boolean,
   reasonCode: ReasonCode,
   reason: string,
   binding: CompiledBinding | null,
   policy: CompiledPolicy | null,
-  error?: string,
 ): Decision {
   const matched = binding ?? policy;
-  const result: Decision = {
+  return {
     allow,
     reasonCode,
     reason,
@@ -273,17 +280,138 @@ function decision(
     scope: matched === null ? null : (SCOPE_LEVELS[matched.level] ?? null),
     revision: snapshot.revision,
     isTenantMember: true,
-    candidates: evaluation.candidates,
+    candidates,
   };
-  if (reasonCode === "condition_error") result.error = error ?? evaluation.lastError;
-  return result;
 }
 
-function notMember(snapshot: Snapshot, reasonCode: ReasonCode, reason: string): Decision {
-  return {
+// Outcome slots of a plan's results: policy i (deny or allow) at i; binding i granting at
+// P + i and failing its condition at P + B + i; no grant at P + 2B. Condition errors carry the
+// error text and are never kept.
+function grantedSlot(plan: DecisionPlan, index: number): number {
+  return plan.policies.length + index;
+}
+function failedSlot(plan: DecisionPlan, index: number): number {
+  return plan.policies.length + plan.bindings.length + index;
+}
+function noGrantSlot(plan: DecisionPlan): number {
+  return plan.policies.length + 2 * plan.bindings.length;
+}
+
+/** The kept decision of this slot, if it was answered at this revision with these candidates. */
+function kept(plan: DecisionPlan, slot: number, snapshot: Snapshot, candidates: number): Decision | undefined {
+  const decision = plan.slotA === slot ? plan.decisionA : plan.slotB === slot ? plan.decisionB : plan.results?.[slot];
+  return decision !== undefined && decision.revision === snapshot.revision && decision.candidates === candidates
+    ? decision
+    : undefined;
+}
+
+function keep(plan: DecisionPlan, slot: number, decision: Decision): Decision {
+  Object.freeze(decision);
+  if (plan.slotA === slot || plan.slotA < 0) {
+    plan.slotA = slot;
+    plan.decisionA = decision;
+  } else if (plan.slotB === slot || plan.slotB < 0) {
+    plan.slotB = slot;
+    plan.decisionB = decision;
+  } else {
+    if (plan.results === undefined) plan.results = new Array<Decision | undefined>(noGrantSlot(plan) + 1);
+    plan.results[slot] = decision;
+  }
+  return decision;
+}
+
+/** Whether policy i of the plan names the principal directly (not only through a role). */
+function isDirect(plan: DecisionPlan, i: number): boolean {
+  return plan.directList === null ? ((plan.directMask >>> i) & 1) === 1 : plan.directList[i] === true;
+}
+
+function denied(
+  plan: DecisionPlan,
+  slot: number,
+  policy: CompiledPolicy,
+  evaluation: Evaluation,
+  snapshot: Snapshot,
+  outcome: true | "error",
+): Decision {
+  const isGuardrail = slot < plan.guardrailEnd;
+  const reasonCode = isGuardrail ? "guardrail" : "deny_policy";
+  const what = isGuardrail ? "guardrail" : "deny policy";
+  const candidates = evaluation.candidates;
+  if (outcome === "error") {
+    return Object.freeze(
+      newDecision(
+        snapshot,
+        candidates,
+        false,
+        reasonCode,
+        `${what} ${policy.name} denies ${plan.action}: its condition failed to evaluate (${evaluation.lastError})`,
+        null,
+        policy,
+      ),
+    );
+  }
+  return (
+    kept(plan, slot, snapshot, candidates) ??
+    keep(
+      plan,
+      slot,
+      newDecision(
+        snapshot,
+        candidates,
+        false,
+        reasonCode,
+        `${what} ${policy.name} denies ${plan.action}`,
+        null,
+        policy,
+      ),
+    )
+  );
+}
+
+function fromBinding(
+  plan: DecisionPlan,
+  index: number,
+  evaluation: Evaluation,
+  snapshot: Snapshot,
+  outcome: "granted" | "failed",
+): Decision {
+  const binding = plan.bindings[index] as CompiledBinding;
+  const candidates = evaluation.candidates;
+  const slot = outcome === "granted" ? grantedSlot(plan, index) : failedSlot(plan, index);
+  const known = kept(plan, slot, snapshot, candidates);
+  if (known !== undefined) return known;
+  const where = `role ${binding.role.name} at ${SCOPE_LEVELS[binding.level]} scope grants ${plan.action}`;
+  return keep(
+    plan,
+    slot,
+    outcome === "granted"
+      ? newDecision(snapshot, candidates, true, "binding", where, binding, null)
+      : newDecision(
+          snapshot,
+          candidates,
+          false,
+          "condition_failed",
+          `${where} only when its condition holds, and it does not`,
+          binding,
+          null,
+        ),
+  );
+}
+
+// Answers that do not depend on any rule, one per revision.
+let notMemberDecision: Decision | undefined;
+let invalidRequestDecision: Decision | undefined;
+
+function outsider(snapshot: Snapshot, reasonCode: "not_member" | "invalid_request"): Decision {
+  const known = reasonCode === "not_member" ? notMemberDecision : invalidRequestDecision;
+  if (known !== undefined && known.revision === snapshot.revision) return known;
+  const decision: Decision = Object.freeze({
     allow: false,
     reasonCode,
-    reason,
+    reason:
+      reasonCode === "not_member"
+        ? "the principal has nothing in this organization"
+        : "the request lacks a principal, an action or a resource organization",
     bindingId: null,
     policyId: null,
     role: null,
@@ -291,55 +419,10 @@ function notMember(snapshot: Snapshot, reasonCode: ReasonCode, reason: string): 
     revision: snapshot.revision,
     isTenantMember: false,
     candidates: 0,
-  };
-}
-
-function denyByPolicy(
-  policies: readonly CompiledPolicy[],
-  evaluation: Evaluation,
-  snapshot: Snapshot,
-  reasonCode: "guardrail" | "deny_policy",
-): Decision | null {
-  for (const policy of policies) {
-    if (!policyApplies(policy, evaluation)) continue;
-    evaluation.candidates++;
-    const outcome = evaluate(policy, evaluation);
-    if (outcome === false) continue;
-    const what = reasonCode === "guardrail" ? "guardrail" : "deny policy";
-    const reason =
-      outcome === true
-        ? `${what} ${policy.name} denies ${evaluation.request.action}`
-        : `${what} ${policy.name} denies ${evaluation.request.action}: its condition failed to evaluate (${evaluation.lastError})`;
-    return decision(evaluation, snapshot, false, reasonCode, reason, null, policy);
-  }
-  return null;
-}
-
-/** One subject's granting bindings (most specific first) folded into the walk's state. */
-function considerBindings(list: readonly CompiledBinding[], evaluation: Evaluation): void {
-  const request = evaluation.request;
-  for (let i = 0; i < list.length; i++) {
-    const binding = list[i] as CompiledBinding;
-    if (binding.level < evaluation.bestLevel) break;
-    if (!scopeContains(binding, request)) continue;
-    evaluation.candidates++;
-    if (binding.level > evaluation.bestLevel) {
-      evaluation.bestLevel = binding.level;
-      evaluation.granted = null;
-      evaluation.failed = null;
-      evaluation.errored = null;
-      evaluation.erroredWith = undefined;
-    }
-    if (evaluation.granted !== null) continue;
-    const outcome = evaluate(binding, evaluation);
-    if (outcome === true) evaluation.granted = binding;
-    else if (outcome === "error") {
-      if (evaluation.errored === null) {
-        evaluation.errored = binding;
-        evaluation.erroredWith = evaluation.lastError;
-      }
-    } else if (evaluation.failed === null) evaluation.failed = binding;
-  }
+  });
+  if (reasonCode === "not_member") notMemberDecision = decision;
+  else invalidRequestDecision = decision;
+  return decision;
 }
 
 function isWellFormed(request: AuthzRequest): boolean {
@@ -359,113 +442,130 @@ function isWellFormed(request: AuthzRequest): boolean {
 }
 
 /**
- * Answers one request against a snapshot. Synchronous, allocation-light and never throws: a
- * malformed request is denied with reasonCode invalid_request.
+ * Answers one request against a snapshot. Synchronous, allocation-free unless a condition is
+ * evaluated, and never throws: a malformed request is denied with reasonCode invalid_request.
+ * The decision is frozen (and may be shared with other callers).
  */
 export function decide(snapshot: Snapshot, request: AuthzRequest): Decision {
-  if (!isWellFormed(request)) {
-    return notMember(
-      snapshot,
-      "invalid_request",
-      "the request lacks a principal, an action or a resource organization",
-    );
-  }
-  const resource = request.resource;
-  const index = snapshot.organizations.get(resource.organizationId);
-  if (index === undefined) return notMember(snapshot, "not_member", "the principal has nothing in this organization");
+  if (!isWellFormed(request)) return outsider(snapshot, "invalid_request");
+  const index = snapshot.organizations.get(request.resource.organizationId);
+  if (index === undefined) return outsider(snapshot, "not_member");
   const principal = request.principal;
-  const teams = principal.type === "user" ? index.teamsByUser.get(principal.id) : undefined;
-  const own = (principal.type === "user" ? index.users : index.serviceAccounts).get(principal.id);
-  if (own === undefined && teams === undefined) {
-    return notMember(snapshot, "not_member", "the principal has nothing in this organization");
+  const member = memberOf(index, principal.type, principal.id);
+  if (member === undefined) return outsider(snapshot, "not_member");
+  const plan = planFor(index, member, principal.type, principal.id, request.action);
+  const evaluation = resetEvaluation(scratch, request, member);
+
+  // 1, 2. Guardrails, then denies (the plan lists them in that order).
+  const policies = plan.policies;
+  for (let i = 0; i < plan.denyEnd; i++) {
+    const policy = policies[i] as CompiledPolicy;
+    if (!plannedPolicyApplies(policy, isDirect(plan, i), evaluation)) continue;
+    evaluation.candidates++;
+    const outcome = evaluate(policy, evaluation);
+    if (outcome !== false) return denied(plan, i, policy, evaluation, snapshot, outcome);
   }
 
-  const evaluation = resetEvaluation(scratch, request, index, teams);
-  const action = request.action;
-  const policies = policiesFor(index, action);
-
-  if (policies.guardrails.length > 0) {
-    const denied = denyByPolicy(policies.guardrails, evaluation, snapshot, "guardrail");
-    if (denied) return denied;
-  }
-  if (policies.denies.length > 0) {
-    const denied = denyByPolicy(policies.denies, evaluation, snapshot, "deny_policy");
-    if (denied) return denied;
-  }
-
-  // Bindings: find the most specific level with a granting binding; its conditions decide.
-  if (own !== undefined) considerBindings(bindingsFor(own, action), evaluation);
-  if (teams !== undefined) {
-    for (const team of teams) {
-      const entry = index.teams.get(team);
-      if (entry !== undefined) considerBindings(bindingsFor(entry, action), evaluation);
+  // 3. Bindings: find the most specific level with a granting binding; its conditions decide.
+  // Each group (own bindings, each team's) is walked most specific first and left at the first
+  // binding broader than the best level found so far.
+  const bindings = plan.bindings;
+  const groupEnds = plan.groupEnds;
+  let bestLevel = -1;
+  let granted = -1;
+  let failed = -1;
+  let errored = -1;
+  let erroredWith: string | undefined;
+  for (let group = 0, start = 0; group < groupEnds.length; group++) {
+    const end = groupEnds[group] as number;
+    for (let i = start; i < end; i++) {
+      const binding = bindings[i] as CompiledBinding;
+      if (binding.level < bestLevel) break;
+      if (!scopeContains(binding, request)) continue;
+      evaluation.candidates++;
+      if (binding.level > bestLevel) {
+        bestLevel = binding.level;
+        granted = -1;
+        failed = -1;
+        errored = -1;
+        erroredWith = undefined;
+      }
+      if (granted >= 0) continue;
+      const outcome = evaluate(binding, evaluation);
+      if (outcome === true) granted = i;
+      else if (outcome === "error") {
+        if (errored < 0) {
+          errored = i;
+          erroredWith = evaluation.lastError;
+        }
+      } else if (failed < 0) failed = i;
     }
+    start = end;
   }
-  const granted = evaluation.granted;
-  if (granted !== null) {
-    return decision(
-      evaluation,
-      snapshot,
-      true,
-      "binding",
-      `role ${granted.role.name} at ${SCOPE_LEVELS[granted.level]} scope grants ${action}`,
-      granted,
-      null,
-    );
-  }
+  if (granted >= 0) return fromBinding(plan, granted, evaluation, snapshot, "granted");
 
-  // Allow policies grant only where no binding decides the action: a narrower binding's
+  // 4. Allow policies grant only where no binding decides the action: a narrower binding's
   // condition is never bypassed through a policy.
-  if (evaluation.bestLevel < 0)
-    for (const policy of policies.allows) {
-      if (!policyApplies(policy, evaluation)) continue;
+  if (bestLevel < 0) {
+    for (let i = plan.denyEnd; i < policies.length; i++) {
+      const policy = policies[i] as CompiledPolicy;
+      if (!plannedPolicyApplies(policy, isDirect(plan, i), evaluation)) continue;
       evaluation.candidates++;
       if (evaluate(policy, evaluation) === true) {
-        return decision(
-          evaluation,
-          snapshot,
-          true,
-          "allow_policy",
-          `allow policy ${policy.name} grants ${action}`,
-          null,
-          policy,
+        const candidates = evaluation.candidates;
+        return (
+          kept(plan, i, snapshot, candidates) ??
+          keep(
+            plan,
+            i,
+            newDecision(
+              snapshot,
+              candidates,
+              true,
+              "allow_policy",
+              `allow policy ${policy.name} grants ${plan.action}`,
+              null,
+              policy,
+            ),
+          )
         );
       }
     }
+  }
 
-  const errored = evaluation.errored;
-  if (errored !== null) {
-    return decision(
-      evaluation,
+  // 5. Deny.
+  if (errored >= 0) {
+    const binding = bindings[errored] as CompiledBinding;
+    const decision = newDecision(
       snapshot,
+      evaluation.candidates,
       false,
       "condition_error",
-      `role ${errored.role.name} at ${SCOPE_LEVELS[errored.level]} scope grants ${action} but its condition failed to evaluate (${evaluation.erroredWith})`,
-      errored,
-      null,
-      evaluation.erroredWith,
-    );
-  }
-  const failed = evaluation.failed;
-  if (failed !== null) {
-    return decision(
-      evaluation,
-      snapshot,
-      false,
-      "condition_failed",
-      `role ${failed.role.name} at ${SCOPE_LEVELS[failed.level]} scope grants ${action} only when its condition holds, and it does not`,
-      failed,
+      `role ${binding.role.name} at ${SCOPE_LEVELS[binding.level]} scope grants ${plan.action} but its condition failed to evaluate (${erroredWith})`,
+      binding,
       null,
     );
+    decision.error = erroredWith ?? evaluation.lastError;
+    return Object.freeze(decision);
   }
-  return decision(
-    evaluation,
-    snapshot,
-    false,
-    "no_grant",
-    `no role or policy in this scope grants ${action}`,
-    null,
-    null,
+  if (failed >= 0) return fromBinding(plan, failed, evaluation, snapshot, "failed");
+  const slot = noGrantSlot(plan);
+  const candidates = evaluation.candidates;
+  return (
+    kept(plan, slot, snapshot, candidates) ??
+    keep(
+      plan,
+      slot,
+      newDecision(
+        snapshot,
+        candidates,
+        false,
+        "no_grant",
+        `no role or policy in this scope grants ${plan.action}`,
+        null,
+        null,
+      ),
+    )
   );
 }
 
@@ -479,14 +579,15 @@ function ruleName(rule: CompiledBinding | CompiledPolicy): string {
  * everything and re-walks failing conditions); for the playground and `explain=notes`.
  */
 export function explain(snapshot: Snapshot, request: AuthzRequest): Decision {
-  const result = decide(snapshot, request);
-  const index = snapshot.organizations.get(request.resource.organizationId);
+  const result: Decision = { ...decide(snapshot, request) };
   const explanation: Explanation = { evaluated: [], nearMisses: [] };
   result.explanation = explanation;
+  const index = snapshot.organizations.get(request.resource.organizationId);
   if (!index || !result.isTenantMember) return result;
+  const member = memberOf(index, request.principal.type, request.principal.id);
+  if (member === undefined) return result;
 
-  const teams = request.principal.type === "user" ? index.teamsByUser.get(request.principal.id) : undefined;
-  const evaluation = newEvaluation(request, index, teams);
+  const evaluation = newEvaluation(request, member);
   const nearMiss = (rule: CompiledBinding | CompiledPolicy, kind: "binding" | "policy", effect: "allow" | "deny") => {
     const entry: NearMiss = {
       kind,
@@ -531,7 +632,7 @@ export function explain(snapshot: Snapshot, request: AuthzRequest): Decision {
   }
 
   const bindings: CompiledBinding[] = [];
-  for (const entry of subjectEntries(index, request, teams ?? NO_TEAMS)) {
+  for (const entry of member.entries) {
     for (const binding of bindingsFor(entry, request.action))
       if (scopeContains(binding, request)) bindings.push(binding);
   }

@@ -3,6 +3,7 @@ import { type CompiledCondition, ConditionError, compileCondition } from "../cel
 import { BUILT_IN_ROLES } from "./built-in-roles";
 import type {
   BindingDef,
+  Decision,
   OrganizationRules,
   PolicyDef,
   PolicyEffect,
@@ -10,20 +11,31 @@ import type {
   RuleSet,
   ScopeDef,
   ScopeLevel,
+  TeamMemberDef,
 } from "./types";
 
 // A snapshot is the whole rule store compiled into lookup structures, immutable once built
-// (apart from the per-action memos below, which only ever add derived entries). The runtime
-// swaps whole snapshots, so a decision never sees half an old and half a new rule set; an
-// organization's rules change by rebuilding that organization's index and swapping a snapshot
-// that shares every other organization's index with its predecessor.
+// apart from memos, which only ever add entries derived from the organization's own rules. The
+// runtime swaps whole snapshots, so a decision never sees half an old and half a new rule set;
+// an organization's rules change by rebuilding that organization's index from all of its rules
+// and swapping a snapshot that shares every other organization's index with its predecessor.
+// Nothing in an organization's index depends on another organization or on the snapshot it was
+// first built for (the revision a decision reports is read from the snapshot deciding; kept
+// decisions are reused only at that revision), so a shared index answers exactly as a freshly
+// built one would. Rebuilding an organization takes over what did not change from its previous
+// index (buildOrganizationIndex) and starts every memo afresh.
 //
 // Index shape, from the request's dimensions:
 //   organization -> OrganizationIndex            (tenant isolation: nothing else is visited)
-//     subject (user / team / service account) -> its bindings, most specific scope first
-//       action -> the bindings whose role grants it (memoized on first use)
-//     action -> guardrail, deny and allow policies whose action patterns match (memoized)
-// Scope containment, resource type and conditions are then checked on the few candidates.
+//     principal (user / service account) -> Member   (built on first use: own bindings, teams)
+//       action -> DecisionPlan                   (built on first use)
+//         the guardrails, denies and allow policies whose actions match and whose subjects can
+//         name this principal (most specific scope first), the principal's bindings whose role
+//         grants the action (own, then each team's, most specific scope first), and the decisions
+//         already answered from this plan, ready to hand out again.
+// A decision then looks up three keys and checks scope containment, resource type and
+// conditions on the plan's few rules. `microstack_authz_index_candidates` counts the rules whose
+// scope contained the resource.
 
 export const SCOPE_LEVELS: readonly ScopeLevel[] = ["organization", "project", "environment", "resource"];
 
@@ -38,10 +50,14 @@ export interface CompiledRole {
   /** `pipeline:` for `pipeline:*`. */
   readonly prefixes: readonly string[];
   readonly memo: Map<string, boolean>;
+  /** What it was compiled from (a rebuild reuses it while the definition is unchanged). */
+  readonly def: RoleDef;
 }
 
 interface ScopedRule {
   readonly id: string;
+  /** Unique per compiled rule in this process (ids need not be unique in a rule set): identity in plan keys. */
+  readonly serial: number;
   /** Index into SCOPE_LEVELS; higher is narrower. */
   readonly level: number;
   readonly projectId: string | null;
@@ -54,10 +70,13 @@ interface ScopedRule {
   /** Set when the stored condition no longer compiles: the rule fails closed. */
   readonly conditionError: string | null;
   readonly conditionSource: string | null;
+  /** Problems found compiling it, reported again whenever it is reused. */
+  readonly notes: readonly string[];
 }
 
 export interface CompiledBinding extends ScopedRule {
   readonly role: CompiledRole;
+  readonly def: BindingDef;
 }
 
 export interface CompiledPolicy extends ScopedRule {
@@ -74,18 +93,74 @@ export interface CompiledPolicy extends ScopedRule {
   readonly teams: ReadonlySet<string>;
   readonly serviceAccounts: ReadonlySet<string>;
   readonly roles: ReadonlySet<string>;
+  readonly def: PolicyDef;
 }
 
 export interface SubjectEntry {
   /** Most specific scope first. */
   readonly bindings: readonly CompiledBinding[];
-  readonly byAction: Map<string, readonly CompiledBinding[]>;
+  /** bindingsFor's memo, created on first use. */
+  byAction: Map<string, readonly CompiledBinding[]> | undefined;
 }
 
 export interface PolicyBuckets {
   readonly guardrails: readonly CompiledPolicy[];
   readonly denies: readonly CompiledPolicy[];
   readonly allows: readonly CompiledPolicy[];
+}
+
+/**
+ * A principal with a binding or (users) a team in the organization. Its plans are kept in four
+ * inline slots (most principals ask about few actions) and then an array by action id: a
+ * decision reads the member's first cache line instead of chasing an array.
+ */
+export interface Member {
+  actionA: number;
+  planA: DecisionPlan | undefined;
+  actionB: number;
+  planB: DecisionPlan | undefined;
+  /** The principal's own bindings. */
+  readonly own: SubjectEntry | undefined;
+  /** The teams the user is in here (team ids, as stored), if any. */
+  readonly teams: readonly string[] | undefined;
+  /** Own entry first, then each team's that has bindings, in team order. */
+  readonly entries: readonly SubjectEntry[];
+  actionC: number;
+  planC: DecisionPlan | undefined;
+  actionD: number;
+  planD: DecisionPlan | undefined;
+  /** Further plans by action id. */
+  more: (DecisionPlan | undefined)[] | undefined;
+}
+
+/**
+ * Everything one principal's decisions about one action consult, in the order decide walks it.
+ * Policy i of `policies` is a guardrail below guardrailEnd, a deny below denyEnd, an allow after.
+ * Plans without the principal's own bindings are shared by every member they are equal for.
+ */
+export interface DecisionPlan {
+  readonly policies: readonly CompiledPolicy[];
+  /** Bindings whose role grants the action: own, then each team's, each group most specific first. */
+  readonly bindings: readonly CompiledBinding[];
+  /** Where each group of `bindings` ends. */
+  readonly groupEnds: readonly number[];
+  /**
+   * Decisions handed out from this plan, reused while the snapshot's revision and the candidate
+   * count match: frozen, shared by every caller. Two inline entries (slot, decision), then
+   * `results` by slot; slots are numbered in decide.ts.
+   */
+  slotA: number;
+  decisionA: Decision | undefined;
+  slotB: number;
+  decisionB: Decision | undefined;
+  /** Bit i set where policy i (i < 31) names the principal directly, not only through a role. */
+  readonly directMask: number;
+  readonly denyEnd: number;
+  readonly guardrailEnd: number;
+  readonly action: string;
+  /** Directness of every policy, when there are more than 31. */
+  readonly directList: readonly boolean[] | null;
+  results: (Decision | undefined)[] | undefined;
 }
 
 export interface OrganizationIndex {
@@ -99,6 +174,22 @@ export interface OrganizationIndex {
   readonly roles: ReadonlyMap<string, CompiledRole>;
   /** Bindings plus policies. */
   readonly ruleCount: number;
+  /** Members met so far (see memberOf), users and service accounts apart. */
+  readonly userMembers: Map<string, Member>;
+  readonly serviceAccountMembers: Map<string, Member>;
+  /** Plans without own bindings, by content: members they are equal for share one. */
+  readonly sharedPlans: Map<string, DecisionPlan>;
+  /** Plans this index may still create and keep (a bound on memory; past it plans are not kept). */
+  planBudget: number;
+  /** The compile function it was built with (a rebuild reuses compiled rules only with the same one). */
+  readonly compile: Compile;
+  /** What it was built from, in the order given (buildOrganizationIndex's incremental rebuild). */
+  readonly sources: {
+    readonly roles: readonly CompiledRole[];
+    readonly bindings: readonly CompiledBinding[];
+    readonly policies: readonly CompiledPolicy[];
+    readonly teamMembers: readonly TeamMemberDef[];
+  };
 }
 
 export interface RuleProblem {
@@ -118,6 +209,8 @@ export interface Snapshot {
 
 export type Compile = (source: string) => CompiledCondition;
 
+const EMPTY_SET: ReadonlySet<string> = new Set();
+
 export function compileRole(role: RoleDef): CompiledRole {
   const exact = new Set<string>();
   const prefixes: string[] = [];
@@ -127,7 +220,7 @@ export function compileRole(role: RoleDef): CompiledRole {
     else if (permission.endsWith(":*")) prefixes.push(permission.slice(0, -1));
     else exact.add(permission);
   }
-  return { id: role.id, name: role.name, isAll, exact, prefixes, memo: new Map() };
+  return { id: role.id, name: role.name, isAll, exact, prefixes, memo: new Map(), def: role };
 }
 
 const BUILT_IN = new Map(BUILT_IN_ROLES.map((role) => [role.id, compileRole(role)]));
@@ -148,100 +241,141 @@ export function scopeLevelOf(scope: ScopeDef): number {
   return 0;
 }
 
-function compileScoped(
-  id: string,
-  scope: ScopeDef,
+/** The compiled condition, or the reason it does not compile (a string), or null for none. */
+function compileSource(
   source: string | null,
   compile: Compile,
   onProblem: (message: string) => void,
-): ScopedRule {
-  let condition: CompiledCondition | null = null;
-  let conditionError: string | null = null;
-  if (source !== null && source.trim() !== "") {
-    try {
-      condition = compile(source);
-    } catch (error) {
-      // Saved rules were checked at save time; this happens only when the supported subset or
-      // the attribute schema changed since. Fail closed: the engine treats the condition as
-      // erroring on every evaluation (a binding or allow grants nothing, a deny denies).
-      conditionError =
-        error instanceof ConditionError
-          ? `${error.message} (line ${error.line}, column ${error.column})`
-          : error instanceof Error
-            ? error.message
-            : String(error);
-      onProblem(`condition does not compile: ${conditionError}`);
-    }
+): CompiledCondition | string | null {
+  if (source === null || source.trim() === "") return null;
+  try {
+    return compile(source);
+  } catch (error) {
+    // Saved rules were checked at save time; this happens only when the supported subset or
+    // the attribute schema changed since. Fail closed: the engine treats the condition as
+    // erroring on every evaluation (a binding or allow grants nothing, a deny denies).
+    const message =
+      error instanceof ConditionError
+        ? `${error.message} (line ${error.line}, column ${error.column})`
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    onProblem(`condition does not compile: ${message}`);
+    return message;
   }
-  return {
-    id,
-    level: scopeLevelOf(scope),
-    projectId: scope.projectId,
-    environment: scope.environment,
-    resourceType: scope.resourceType,
-    resourceId: scope.resourceId,
-    condition,
-    readsRoles:
-      condition?.template.inputs.some(
-        (input) => (input.record === "principal" && input.field === undefined) || input.field === "roles",
-      ) ?? false,
-    conditionError,
-    conditionSource: source,
-  };
+}
+
+function readsRoles(condition: CompiledCondition | null): boolean {
+  if (condition === null) return false;
+  for (const input of condition.template.inputs) {
+    if ((input.record === "principal" && input.field === undefined) || input.field === "roles") return true;
+  }
+  return false;
 }
 
 function byLevelDescending(a: { level: number }, b: { level: number }): number {
   return b.level - a.level;
 }
 
-function compileBinding(
-  binding: BindingDef,
-  role: CompiledRole,
-  compile: Compile,
-  onProblem: (message: string) => void,
-): CompiledBinding {
-  return { ...compileScoped(binding.id, binding.scope, binding.condition, compile, onProblem), role };
+let serials = 0;
+
+const NO_NOTES: readonly string[] = [];
+
+function compileBinding(binding: BindingDef, role: CompiledRole, compile: Compile): CompiledBinding {
+  const notes: string[] = [];
+  const compiled = compileSource(binding.condition, compile, (message) => notes.push(message));
+  const condition = typeof compiled === "string" ? null : compiled;
+  const scope = binding.scope;
+  // One literal with every field in one order: every compiled binding shares one hidden class.
+  // What a decision reads comes first, so it tends to share the object's first cache line.
+  return {
+    level: scopeLevelOf(scope),
+    projectId: scope.projectId,
+    environment: scope.environment,
+    resourceId: scope.resourceId,
+    condition,
+    conditionError: typeof compiled === "string" ? compiled : null,
+    resourceType: scope.resourceType,
+    readsRoles: readsRoles(condition),
+    role,
+    id: binding.id,
+    serial: ++serials,
+    conditionSource: binding.condition,
+    notes: notes.length > 0 ? notes : NO_NOTES,
+    def: binding,
+  };
 }
 
-function compilePolicy(policy: PolicyDef, compile: Compile, onProblem: (message: string) => void): CompiledPolicy {
-  const actionsExact = new Set<string>();
-  const actionPrefixes: string[] = [];
+function addSubject(set: Set<string> | null, value: string): Set<string> {
+  if (set === null) return new Set([value]);
+  set.add(value);
+  return set;
+}
+
+function compilePolicy(policy: PolicyDef, compile: Compile): CompiledPolicy {
+  const notes: string[] = [];
+  const onProblem = (message: string) => notes.push(message);
+  let actionsExact: Set<string> | null = null;
+  let actionPrefixes: string[] | null = null;
   let actionsAll = false;
   for (const action of policy.actions) {
     if (action === "*") actionsAll = true;
-    else if (action.endsWith(":*")) actionPrefixes.push(action.slice(0, -1));
-    else actionsExact.add(action);
+    else if (action.endsWith(":*")) {
+      actionPrefixes ??= [];
+      actionPrefixes.push(action.slice(0, -1));
+    } else {
+      actionsExact ??= new Set();
+      actionsExact.add(action);
+    }
   }
-  const users = new Set<string>();
-  const teams = new Set<string>();
-  const serviceAccounts = new Set<string>();
-  const roles = new Set<string>();
+  let users: Set<string> | null = null;
+  let teams: Set<string> | null = null;
+  let serviceAccounts: Set<string> | null = null;
+  let roles: Set<string> | null = null;
   for (const subject of policy.subjects) {
     const colon = subject.indexOf(":");
     const kind = subject.slice(0, colon);
     const value = subject.slice(colon + 1);
-    if (kind === "user") users.add(value);
-    else if (kind === "team") teams.add(value);
-    else if (kind === "service_account") serviceAccounts.add(value);
-    else if (kind === "role") roles.add(value);
+    if (kind === "user") users = addSubject(users, value);
+    else if (kind === "team") teams = addSubject(teams, value);
+    else if (kind === "service_account") serviceAccounts = addSubject(serviceAccounts, value);
+    else if (kind === "role") roles = addSubject(roles, value);
     else onProblem(`unknown subject ${subject}`);
   }
+  const compiled = compileSource(policy.condition, compile, onProblem);
+  const condition = typeof compiled === "string" ? null : compiled;
+  const scope = policy.scope;
+  // What a decision reads comes first, so it tends to share the object's first cache lines.
   return {
-    ...compileScoped(policy.id, policy.scope, policy.condition, compile, onProblem),
-    name: policy.name,
+    level: scopeLevelOf(scope),
+    projectId: scope.projectId,
+    environment: scope.environment,
+    resourceId: scope.resourceId,
+    condition,
+    conditionError: typeof compiled === "string" ? compiled : null,
+    resourceTypes: policy.resourceTypes.length > 0 ? new Set(policy.resourceTypes) : null,
+    resourceType: scope.resourceType,
+    readsRoles: readsRoles(condition),
     effect: policy.effect,
+    roles: roles ?? EMPTY_SET,
+    id: policy.id,
+    serial: ++serials,
+    conditionSource: policy.condition,
+    notes: notes.length > 0 ? notes : NO_NOTES,
+    name: policy.name,
     guardrail: policy.guardrail && policy.effect === "deny",
     actionsAll,
-    actionsExact,
-    actionPrefixes,
-    resourceTypes: policy.resourceTypes.length > 0 ? new Set(policy.resourceTypes) : null,
+    actionsExact: actionsExact ?? EMPTY_SET,
+    actionPrefixes: actionPrefixes ?? NO_PREFIXES,
     anySubject: policy.subjects.length === 0,
-    users,
-    teams,
-    serviceAccounts,
-    roles,
+    users: users ?? EMPTY_SET,
+    teams: teams ?? EMPTY_SET,
+    serviceAccounts: serviceAccounts ?? EMPTY_SET,
+    def: policy,
   };
 }
+
+const NO_PREFIXES: readonly string[] = [];
 
 function addTo(map: Map<string, CompiledBinding[]>, key: string, binding: CompiledBinding): void {
   const list = map.get(key);
@@ -252,81 +386,264 @@ function addTo(map: Map<string, CompiledBinding[]>, key: string, binding: Compil
 function toEntries(map: Map<string, CompiledBinding[]>): Map<string, SubjectEntry> {
   const entries = new Map<string, SubjectEntry>();
   for (const [key, bindings] of map) {
-    entries.set(key, { bindings: bindings.sort(byLevelDescending), byAction: new Map() });
+    // A stable sort: bindings of one level keep the order the store listed them in.
+    if (bindings.length > 1) bindings.sort(byLevelDescending);
+    entries.set(key, { bindings, byAction: undefined });
   }
   return entries;
 }
 
-/** Compiles one organization's rules. Problems are reported, never thrown: one bad rule must not stop a reload. */
+/**
+ * How many plans an organization may create and keep: plenty for real traffic (members ask about
+ * a handful of actions each), a bound for a scan of every principal and action.
+ */
+function planBudgetFor(ruleCount: number, teamMemberships: number): number {
+  return 512 + 8 * (ruleCount + teamMemberships);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameScope(a: ScopeDef, b: ScopeDef): boolean {
+  return (
+    a.projectId === b.projectId &&
+    a.environment === b.environment &&
+    a.resourceType === b.resourceType &&
+    a.resourceId === b.resourceId
+  );
+}
+
+function sameRole(a: RoleDef, b: RoleDef): boolean {
+  return (
+    a.id === b.id &&
+    a.name === b.name &&
+    a.organizationId === b.organizationId &&
+    sameList(a.permissions, b.permissions)
+  );
+}
+
+function sameBinding(a: BindingDef, b: BindingDef): boolean {
+  return (
+    a.id === b.id &&
+    a.subjectType === b.subjectType &&
+    a.subjectId === b.subjectId &&
+    a.roleId === b.roleId &&
+    a.condition === b.condition &&
+    sameScope(a.scope, b.scope)
+  );
+}
+
+function samePolicy(a: PolicyDef, b: PolicyDef): boolean {
+  return (
+    a.id === b.id &&
+    a.name === b.name &&
+    a.effect === b.effect &&
+    a.guardrail === b.guardrail &&
+    a.condition === b.condition &&
+    sameList(a.actions, b.actions) &&
+    sameList(a.resourceTypes, b.resourceTypes) &&
+    sameList(a.subjects, b.subjects) &&
+    sameScope(a.scope, b.scope)
+  );
+}
+
+/**
+ * Compiled rules of an organization's previous index that a rebuild may take over. A compiled
+ * rule is a pure function of its definition (and, for a binding, of its role's compiled object),
+ * so reusing one whose definition is unchanged gives exactly what compiling it again would.
+ * Definitions usually come back in the same order (the store orders them), so each is first
+ * compared with the one at its position in the previous list, then looked up by id.
+ */
+class Reuse<T extends { readonly id: string }> {
+  private byId: Map<string, T[]> | undefined;
+  /** Every definition so far got the previous list's compiled object at its own position. */
+  private isSame = true;
+  private position = 0;
+
+  constructor(private readonly previous: readonly T[]) {}
+
+  /** The previous compiled object for the next accepted definition (`matches` binds the definition). */
+  next(id: string, matches: (known: T) => boolean): T | undefined {
+    const at = this.position++;
+    const inPlace = this.previous[at];
+    if (inPlace !== undefined && inPlace.id === id && matches(inPlace)) return inPlace;
+    this.isSame = false;
+    if (this.byId === undefined) {
+      this.byId = new Map();
+      for (const known of this.previous) {
+        const list = this.byId.get(known.id);
+        if (list) list.push(known);
+        else this.byId.set(known.id, [known]);
+      }
+    }
+    return this.byId.get(id)?.find(matches);
+  }
+
+  /** Whether the new list is exactly the previous one. */
+  same(count: number): boolean {
+    return this.isSame && count === this.previous.length;
+  }
+}
+
+function sameTeamMembers(a: readonly TeamMemberDef[], b: readonly TeamMemberDef[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as TeamMemberDef;
+    const y = b[i] as TeamMemberDef;
+    if (x.organizationId !== y.organizationId || x.teamId !== y.teamId || x.userId !== y.userId) return false;
+  }
+  return true;
+}
+
+/**
+ * Compiles one organization's rules. Problems are reported, never thrown: one bad rule must not
+ * stop a reload.
+ *
+ * With `previous` (the organization's index being replaced, built with the same compile
+ * function) the rebuild is incremental: compiled roles, bindings and policies whose definitions
+ * did not change are taken over, and so is each derived structure whose inputs are exactly the
+ * same as before (the role table, the subjects' binding lists, the policy list and its memo,
+ * the team memberships). Members, plans and kept decisions are never taken over: they combine
+ * all of the organization's rules and start empty in every index.
+ */
 export function buildOrganizationIndex(
   rules: OrganizationRules,
   compile: Compile = compileCondition,
   problems: RuleProblem[] = [],
+  previous?: OrganizationIndex,
 ): OrganizationIndex {
   const organizationId = rules.organizationId;
-  const roles = new Map<string, CompiledRole>(BUILT_IN);
+  const prior =
+    previous !== undefined && previous.compile === compile && previous.organizationId === organizationId
+      ? previous
+      : undefined;
+
+  const roleList: CompiledRole[] = [];
+  const roleReuse = prior && new Reuse(prior.sources.roles);
   for (const role of rules.roles) {
     if (role.organizationId !== null && role.organizationId !== organizationId) {
       problems.push({ organizationId, kind: "role", id: role.id, message: "role of another organization ignored" });
       continue;
     }
-    roles.set(role.id, compileRole(role));
+    roleList.push(roleReuse?.next(role.id, (known) => sameRole(known.def, role)) ?? compileRole(role));
+  }
+  let roles: ReadonlyMap<string, CompiledRole>;
+  if (prior && roleReuse?.same(roleList.length)) roles = prior.roles;
+  else {
+    const table = new Map<string, CompiledRole>(BUILT_IN);
+    for (const role of roleList) table.set(role.id, role);
+    roles = table;
   }
 
-  let indexedBindings = 0;
-  const users = new Map<string, CompiledBinding[]>();
-  const teams = new Map<string, CompiledBinding[]>();
-  const serviceAccounts = new Map<string, CompiledBinding[]>();
+  const bindingList: CompiledBinding[] = [];
+  const bindingReuse = prior && new Reuse(prior.sources.bindings);
   for (const binding of rules.bindings) {
-    const problem = (message: string) => problems.push({ organizationId, kind: "binding", id: binding.id, message });
     // Tenant isolation does not rely on the caller: a binding filed under the wrong
     // organization is dropped, never indexed where it could match.
     if (binding.organizationId !== organizationId) {
-      problem("binding of another organization ignored");
+      problems.push({
+        organizationId,
+        kind: "binding",
+        id: binding.id,
+        message: "binding of another organization ignored",
+      });
       continue;
     }
     const role = roles.get(binding.roleId);
     if (!role) {
-      problem(`unknown role ${binding.roleId}`);
+      problems.push({ organizationId, kind: "binding", id: binding.id, message: `unknown role ${binding.roleId}` });
       continue;
     }
-    const compiled = compileBinding(binding, role, compile, problem);
-    indexedBindings++;
-    if (binding.subjectType === "user") addTo(users, binding.subjectId, compiled);
-    else if (binding.subjectType === "team") addTo(teams, binding.subjectId, compiled);
-    else addTo(serviceAccounts, binding.subjectId, compiled);
+    const compiled =
+      bindingReuse?.next(binding.id, (known) => known.role === role && sameBinding(known.def, binding)) ??
+      compileBinding(binding, role, compile);
+    for (const message of compiled.notes) problems.push({ organizationId, kind: "binding", id: binding.id, message });
+    bindingList.push(compiled);
+  }
+  let users: ReadonlyMap<string, SubjectEntry>;
+  let teams: ReadonlyMap<string, SubjectEntry>;
+  let serviceAccounts: ReadonlyMap<string, SubjectEntry>;
+  if (prior && bindingReuse?.same(bindingList.length)) {
+    ({ users, teams, serviceAccounts } = prior);
+  } else {
+    const byUser = new Map<string, CompiledBinding[]>();
+    const byTeam = new Map<string, CompiledBinding[]>();
+    const byServiceAccount = new Map<string, CompiledBinding[]>();
+    for (const compiled of bindingList) {
+      const { subjectType, subjectId } = compiled.def;
+      if (subjectType === "user") addTo(byUser, subjectId, compiled);
+      else if (subjectType === "team") addTo(byTeam, subjectId, compiled);
+      else addTo(byServiceAccount, subjectId, compiled);
+    }
+    users = toEntries(byUser);
+    teams = toEntries(byTeam);
+    serviceAccounts = toEntries(byServiceAccount);
   }
 
-  const policies: CompiledPolicy[] = [];
+  const policyList: CompiledPolicy[] = [];
+  const policyReuse = prior && new Reuse(prior.sources.policies);
   for (const policy of rules.policies) {
     if (!policy.enabled) continue;
-    const problem = (message: string) => problems.push({ organizationId, kind: "policy", id: policy.id, message });
     if (policy.organizationId !== organizationId) {
-      problem("policy of another organization ignored");
+      problems.push({
+        organizationId,
+        kind: "policy",
+        id: policy.id,
+        message: "policy of another organization ignored",
+      });
       continue;
     }
-    policies.push(compilePolicy(policy, compile, problem));
+    const compiled =
+      policyReuse?.next(policy.id, (known) => samePolicy(known.def, policy)) ?? compilePolicy(policy, compile);
+    for (const message of compiled.notes) problems.push({ organizationId, kind: "policy", id: policy.id, message });
+    policyList.push(compiled);
   }
-  policies.sort(byLevelDescending);
-
-  const teamsByUser = new Map<string, string[]>();
-  for (const member of rules.teamMembers) {
-    if (member.organizationId !== organizationId) continue;
-    const list = teamsByUser.get(member.userId);
-    if (list) list.push(member.teamId);
-    else teamsByUser.set(member.userId, [member.teamId]);
+  let policies: readonly CompiledPolicy[];
+  let policyMemo: Map<string, PolicyBuckets>;
+  if (prior && policyReuse?.same(policyList.length)) {
+    policies = prior.policies;
+    policyMemo = prior.policyMemo;
+  } else {
+    // A stable sort: policies of one level keep the order the store listed them in.
+    policies = policyList.slice().sort(byLevelDescending);
+    policyMemo = new Map();
   }
 
+  let teamsByUser: ReadonlyMap<string, readonly string[]>;
+  if (prior && sameTeamMembers(prior.sources.teamMembers, rules.teamMembers)) teamsByUser = prior.teamsByUser;
+  else {
+    const table = new Map<string, string[]>();
+    for (const member of rules.teamMembers) {
+      if (member.organizationId !== organizationId) continue;
+      const list = table.get(member.userId);
+      if (list) list.push(member.teamId);
+      else table.set(member.userId, [member.teamId]);
+    }
+    teamsByUser = table;
+  }
+
+  const ruleCount = bindingList.length + policies.length;
   return {
     organizationId,
-    users: toEntries(users),
-    teams: toEntries(teams),
-    serviceAccounts: toEntries(serviceAccounts),
+    users,
+    teams,
+    serviceAccounts,
     teamsByUser,
     policies,
-    policyMemo: new Map(),
+    policyMemo,
     roles,
-    ruleCount: indexedBindings + policies.length,
+    ruleCount,
+    userMembers: new Map(),
+    serviceAccountMembers: new Map(),
+    sharedPlans: new Map(),
+    planBudget: planBudgetFor(ruleCount, rules.teamMembers.length),
+    compile,
+    sources: { roles: roleList, bindings: bindingList, policies: policyList, teamMembers: rules.teamMembers },
   };
 }
 
@@ -375,7 +692,7 @@ export function replaceOrganizations(
       organizations.delete(organizationId);
       continue;
     }
-    const index = buildOrganizationIndex(rules, compile, problems);
+    const index = buildOrganizationIndex(rules, compile, problems, organizations.get(organizationId));
     organizations.set(organizationId, index);
     ruleCount += index.ruleCount;
   }
@@ -410,7 +727,9 @@ const NO_BINDINGS: readonly CompiledBinding[] = [];
 
 /** A subject's bindings whose role grants the action, most specific scope first. */
 export function bindingsFor(entry: SubjectEntry, action: string): readonly CompiledBinding[] {
-  const known = entry.byAction.get(action);
+  if (entry.byAction === undefined) entry.byAction = new Map();
+  const memo = entry.byAction;
+  const known = memo.get(action);
   if (known) return known;
   let granting: CompiledBinding[] | null = null;
   for (const binding of entry.bindings) {
@@ -419,8 +738,221 @@ export function bindingsFor(entry: SubjectEntry, action: string): readonly Compi
     granting.push(binding);
   }
   const result = granting ?? NO_BINDINGS;
-  if (entry.byAction.size < MEMO_CAPACITY) entry.byAction.set(action, result);
+  if (memo.size < MEMO_CAPACITY) memo.set(action, result);
   return result;
+}
+
+// ---- members and plans (the decision path's index) ----------------------------------------------
+
+const NO_ENTRIES: readonly SubjectEntry[] = [];
+
+/**
+ * The principal's standing in the organization, or undefined when it has nothing there (no
+ * binding and, for users, no team): not a member. Memoized per index.
+ */
+export function memberOf(
+  index: OrganizationIndex,
+  type: "user" | "service_account",
+  principalId: string,
+): Member | undefined {
+  const members = type === "user" ? index.userMembers : index.serviceAccountMembers;
+  const known = members.get(principalId);
+  if (known !== undefined) return known;
+  const own = (type === "user" ? index.users : index.serviceAccounts).get(principalId);
+  const teams = type === "user" ? index.teamsByUser.get(principalId) : undefined;
+  if (own === undefined && teams === undefined) return undefined;
+  let entries: SubjectEntry[] | null = null;
+  if (own !== undefined) entries = [own];
+  if (teams !== undefined) {
+    for (const team of teams) {
+      const entry = index.teams.get(team);
+      if (entry === undefined) continue;
+      entries ??= [];
+      entries.push(entry);
+    }
+  }
+  const member: Member = {
+    actionA: -1,
+    planA: undefined,
+    actionB: -1,
+    planB: undefined,
+    own,
+    teams,
+    entries: entries ?? NO_ENTRIES,
+    actionC: -1,
+    planC: undefined,
+    actionD: -1,
+    planD: undefined,
+    more: undefined,
+  };
+  members.set(principalId, member);
+  return member;
+}
+
+/**
+ * Actions get small integer ids so a member's plans are an array, not a map. Requests choose the
+ * action (the APIs accept only the catalog's, internal callers may pass anything), so the
+ * registry is bounded; an action past the bound is decided without memoizing its plan.
+ */
+const ACTION_IDS = new Map<string, number>();
+const MAX_ACTION_IDS = 1_024;
+
+export function actionId(action: string): number {
+  const known = ACTION_IDS.get(action);
+  if (known !== undefined) return known;
+  if (ACTION_IDS.size >= MAX_ACTION_IDS) return -1;
+  const id = ACTION_IDS.size;
+  ACTION_IDS.set(action, id);
+  return id;
+}
+
+/** Whether the policy can name this principal: directly (2), only through a role it holds here (1), never (0). */
+function subjectReach(
+  policy: CompiledPolicy,
+  member: Member,
+  type: "user" | "service_account",
+  principalId: string,
+): 0 | 1 | 2 {
+  if (policy.anySubject) return 2;
+  if (type === "user" ? policy.users.has(principalId) : policy.serviceAccounts.has(principalId)) return 2;
+  if (member.teams !== undefined) for (const team of member.teams) if (policy.teams.has(team)) return 2;
+  if (policy.roles.size === 0) return 0;
+  // Roles held here are a subset of the roles of all the principal's bindings, whatever the scope.
+  for (const entry of member.entries) {
+    for (const binding of entry.bindings) if (policy.roles.has(binding.role.name)) return 1;
+  }
+  return 0;
+}
+
+const NO_POLICIES: readonly CompiledPolicy[] = [];
+const NO_GROUPS: readonly number[] = [];
+/** `[n]`, shared: most plans have one group of bindings. */
+const ONE_GROUP: (readonly number[])[] = [];
+
+function oneGroup(end: number): readonly number[] {
+  if (end >= 64) return [end];
+  let known = ONE_GROUP[end];
+  if (known === undefined) {
+    known = Object.freeze([end]);
+    ONE_GROUP[end] = known;
+  }
+  return known;
+}
+
+function buildPlan(
+  index: OrganizationIndex,
+  member: Member,
+  type: "user" | "service_account",
+  principalId: string,
+  action: string,
+): DecisionPlan {
+  const buckets = policiesFor(index, action);
+  const kept: CompiledPolicy[] = [];
+  const reach: number[] = [];
+  const keep = (list: readonly CompiledPolicy[]) => {
+    for (const policy of list) {
+      const how = subjectReach(policy, member, type, principalId);
+      if (how === 0) continue;
+      kept.push(policy);
+      reach.push(how);
+    }
+    return kept.length;
+  };
+  const guardrailEnd = keep(buckets.guardrails);
+  const denyEnd = keep(buckets.denies);
+  keep(buckets.allows);
+
+  // The same groups, in the same order, as the subjects' lists are walked (decide.ts): own
+  // bindings, then each team's in the order of the user's teams (a team listed twice, twice).
+  const granting: CompiledBinding[] = [];
+  const ends: number[] = [];
+  const addGroup = (entry: SubjectEntry | undefined) => {
+    if (entry === undefined) return;
+    const start = granting.length;
+    for (const binding of entry.bindings) if (roleGrants(binding.role, action)) granting.push(binding);
+    if (granting.length > start) ends.push(granting.length);
+  };
+  addGroup(member.own);
+  const ownBindings = granting.length;
+  if (member.teams !== undefined) for (const team of member.teams) addGroup(index.teams.get(team));
+
+  let directMask = 0;
+  for (let i = 0; i < reach.length && i < 31; i++) if (reach[i] === 2) directMask |= 1 << i;
+
+  // A plan that names none of the principal's own bindings is the same for every member with the
+  // same policies (and directness) and the same teams' bindings: share it.
+  let key: string | undefined;
+  if (ownBindings === 0) {
+    key = `${action}\n${kept.map((policy, i) => `${policy.serial}:${reach[i]}`).join("\n")}\n\n${granting
+      .map((binding) => binding.serial)
+      .join("\n")}\n\n${ends.join(",")}`;
+    const shared = index.sharedPlans.get(key);
+    if (shared !== undefined) return shared;
+  }
+
+  // Exact-size arrays allocated together, just before the plan: one plan's data sits side by side.
+  const policies = kept.length === 0 ? NO_POLICIES : kept.slice();
+  const bindings = granting.length === 0 ? NO_BINDINGS : granting.slice();
+  const groupEnds = ends.length === 0 ? NO_GROUPS : ends.length === 1 ? oneGroup(ends[0] as number) : ends.slice();
+  const plan: DecisionPlan = {
+    policies,
+    bindings,
+    groupEnds,
+    slotA: -1,
+    decisionA: undefined,
+    slotB: -1,
+    decisionB: undefined,
+    directMask,
+    denyEnd,
+    guardrailEnd,
+    action,
+    directList: kept.length > 31 ? reach.map((how) => how === 2) : null,
+    results: undefined,
+  };
+  index.planBudget--;
+  if (key !== undefined && index.planBudget > 0) index.sharedPlans.set(key, plan);
+  return plan;
+}
+
+/** The member's plan for the action, built on first use and memoized within the index's budget. */
+export function planFor(
+  index: OrganizationIndex,
+  member: Member,
+  type: "user" | "service_account",
+  principalId: string,
+  action: string,
+): DecisionPlan {
+  const id = actionId(action);
+  if (id < 0) return buildPlan(index, member, type, principalId, action);
+  if (member.actionA === id) return member.planA as DecisionPlan;
+  if (member.actionB === id) return member.planB as DecisionPlan;
+  if (member.actionC === id) return member.planC as DecisionPlan;
+  if (member.actionD === id) return member.planD as DecisionPlan;
+  const more = member.more;
+  if (more !== undefined) {
+    const known = more[id];
+    if (known !== undefined) return known;
+  }
+  const plan = buildPlan(index, member, type, principalId, action);
+  if (index.planBudget <= 0) return plan;
+  if (member.actionA < 0) {
+    member.actionA = id;
+    member.planA = plan;
+  } else if (member.actionB < 0) {
+    member.actionB = id;
+    member.planB = plan;
+  } else if (member.actionC < 0) {
+    member.actionC = id;
+    member.planC = plan;
+  } else if (member.actionD < 0) {
+    member.actionD = id;
+    member.planD = plan;
+  } else {
+    // Preallocated past the catalog's size, so the array keeps fast (holey) elements.
+    if (member.more === undefined) member.more = new Array<DecisionPlan | undefined>(64);
+    member.more[id] = plan;
+  }
+  return plan;
 }
 
 export const EMPTY_SNAPSHOT: Snapshot = { revision: 0, organizations: new Map(), ruleCount: 0, problems: [] };

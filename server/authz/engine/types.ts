@@ -154,6 +154,7 @@ export interface Explanation {
   nearMisses: NearMiss[];
 }
 
+/** What decide() answers: frozen and possibly shared with other callers (copy it to add to it). */
 export interface Decision {
   allow: boolean;
   reasonCode: ReasonCode;
