@@ -1,4 +1,5 @@
 import "server-only";
+import { singleton } from "@/server/observability/singleton";
 import { type CompiledCondition, ConditionError, compileCondition } from "../cel/compile";
 import { BUILT_IN_ROLES } from "./built-in-roles";
 import type {
@@ -277,7 +278,12 @@ function byLevelDescending(a: { level: number }, b: { level: number }): number {
   return b.level - a.level;
 }
 
-let serials = 0;
+/**
+ * Numbering shared by every module graph in the process (the custom server and Next's bundle
+ * each load this file but share one snapshot): two counters would hand the same serial, or the
+ * same action id, to different things, and memoized plans would answer for the wrong action.
+ */
+const numbering = singleton("authz-numbering", () => ({ serial: 0, actionIds: new Map<string, number>() }));
 
 const NO_NOTES: readonly string[] = [];
 
@@ -299,7 +305,7 @@ function compileBinding(binding: BindingDef, role: CompiledRole, compile: Compil
     readsRoles: readsRoles(condition),
     role,
     id: binding.id,
-    serial: ++serials,
+    serial: ++numbering.serial,
     conditionSource: binding.condition,
     notes: notes.length > 0 ? notes : NO_NOTES,
     def: binding,
@@ -359,7 +365,7 @@ function compilePolicy(policy: PolicyDef, compile: Compile): CompiledPolicy {
     effect: policy.effect,
     roles: roles ?? EMPTY_SET,
     id: policy.id,
-    serial: ++serials,
+    serial: ++numbering.serial,
     conditionSource: policy.condition,
     notes: notes.length > 0 ? notes : NO_NOTES,
     name: policy.name,
@@ -794,7 +800,7 @@ export function memberOf(
  * action (the APIs accept only the catalog's, internal callers may pass anything), so the
  * registry is bounded; an action past the bound is decided without memoizing its plan.
  */
-const ACTION_IDS = new Map<string, number>();
+const ACTION_IDS = numbering.actionIds;
 const MAX_ACTION_IDS = 1_024;
 
 export function actionId(action: string): number {
