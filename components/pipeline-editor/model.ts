@@ -5,6 +5,7 @@
 // the browser for instant feedback; the server validates again on save.
 import { type Document, parse as parseYamlText, stringify } from "yaml";
 import type { Diagnostic } from "@/pipelines/spec/diagnostics";
+import { renameStepReferences } from "@/pipelines/spec/edit";
 import { type ParseResult, parsePipeline } from "@/pipelines/spec/parse";
 import { STEP_ID_PATTERN, stepKindOf } from "@/pipelines/spec/schema";
 
@@ -152,6 +153,122 @@ export function stepsFromClipboard(text: string): Record<string, unknown>[] | nu
   const list = Array.isArray(data) ? data : [data];
   if (list.length === 0 || !list.every((item) => isRecord(item) && typeof item.id === "string")) return null;
   return list as Record<string, unknown>[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection: which steps the canvas has selected, and the active one (the keyboard's cursor,
+// the one Enter opens and Shift+arrow extends from). Plain values; the studio keeps one.
+
+export interface Selection {
+  /** Selected step ids, in the order they were selected. */
+  readonly ids: readonly string[];
+  /** The step the keyboard is on; one of `ids`, or null when nothing is selected. */
+  readonly active: string | null;
+}
+
+export const NO_SELECTION: Selection = { ids: [], active: null };
+
+/** Just this step (a plain click or arrow key), or nothing. */
+export function selectOnly(id: string | null): Selection {
+  return id === null ? NO_SELECTION : { ids: [id], active: id };
+}
+
+/** Shift/Ctrl+click: in or out of the selection. Taking out the active step makes the last one active. */
+export function toggleSelected(selection: Selection, id: string): Selection {
+  if (!selection.ids.includes(id)) return { ids: [...selection.ids, id], active: id };
+  const ids = selection.ids.filter((other) => other !== id);
+  return { ids, active: selection.active === id ? (ids.at(-1) ?? null) : selection.active };
+}
+
+/** Shift+arrow: the step joins the selection (if not in it yet) and becomes the active one. */
+export function extendSelection(selection: Selection, id: string): Selection {
+  return { ids: selection.ids.includes(id) ? selection.ids : [...selection.ids, id], active: id };
+}
+
+/** Rubber band: these steps join the selection; the active one stays unless there was none. */
+export function addToSelection(selection: Selection, ids: readonly string[]): Selection {
+  const known = new Set(selection.ids);
+  const added = ids.filter((id) => !known.has(id) && known.add(id));
+  if (added.length === 0) return selection;
+  return { ids: [...selection.ids, ...added], active: selection.active ?? added[0] ?? null };
+}
+
+/** Ctrl+A: every step, keeping the active one when it is among them. */
+export function selectAll(ids: readonly string[], selection: Selection = NO_SELECTION): Selection {
+  const active = selection.active !== null && ids.includes(selection.active) ? selection.active : (ids[0] ?? null);
+  return { ids: [...ids], active };
+}
+
+/** The selection without the steps the document no longer has (after an undo, or typing in the YAML). */
+export function existingSelection(selection: Selection, existing: ReadonlySet<string>): Selection {
+  if (selection.ids.every((id) => existing.has(id))) return selection;
+  const ids = selection.ids.filter((id) => existing.has(id));
+  const active = selection.active !== null && existing.has(selection.active) ? selection.active : (ids.at(-1) ?? null);
+  return { ids, active };
+}
+
+/** The selection after a step was renamed. */
+export function renameSelected(selection: Selection, from: string, to: string): Selection {
+  if (!selection.ids.includes(from)) return selection;
+  return {
+    ids: selection.ids.map((id) => (id === from ? to : id)),
+    active: selection.active === from ? to : selection.active,
+  };
+}
+
+/** The selected steps in the order the document has them (what bulk edits and the clipboard use). */
+export function selectedSteps(selection: Selection, steps: readonly DocStep[]): DocStep[] {
+  if (selection.ids.length === 0) return [];
+  const ids = new Set(selection.ids);
+  return steps.filter((step) => ids.has(step.id));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copies of steps (duplicate, paste): new ids where taken, and their references to one another
+// following the new ids.
+
+export interface Copies {
+  steps: Record<string, unknown>[];
+  /** Original id -> the copy's id. */
+  renamed: Map<string, string>;
+  /** Needs on steps neither copied along nor present in the pipeline: dropped. */
+  dropped: { step: string; need: string }[];
+}
+
+/**
+ * Copies of `steps` for a pipeline whose ids are `taken`: each gets a free id; needs (and
+ * conditions, templates, artifact fetches) on steps copied along follow the copies' ids; needs on
+ * other steps are kept when the pipeline has them (`existing`, by default `taken`), dropped
+ * otherwise.
+ */
+export function copiesOf(
+  steps: readonly Readonly<Record<string, unknown>>[],
+  taken: ReadonlySet<string>,
+  existing: ReadonlySet<string> = taken,
+): Copies {
+  const used = new Set(taken);
+  const renamed = new Map<string, string>();
+  const ids = steps.map((step) => {
+    const id = uniqueId(String(step.id), used);
+    used.add(id);
+    if (!renamed.has(String(step.id))) renamed.set(String(step.id), id);
+    return id;
+  });
+  const dropped: Copies["dropped"] = [];
+  const copies = steps.map((step, i) => {
+    const id = ids[i] as string;
+    const needs = listOf(step.needs).filter((need) => {
+      if (renamed.has(need) || existing.has(need)) return true;
+      dropped.push({ step: id, need });
+      return false;
+    });
+    const copy = renameStepReferences({ ...step, id }, renamed);
+    const renamedNeeds = needs.map((need) => renamed.get(need) ?? need);
+    if (renamedNeeds.length === 0) delete copy.needs;
+    else copy.needs = typeof step.needs === "string" ? renamedNeeds[0] : renamedNeeds;
+    return copy;
+  });
+  return { steps: copies, renamed, dropped };
 }
 
 /** Which steps a newer version added, removed or changed (by id). */

@@ -3,7 +3,12 @@ import { useRouter } from "next/navigation";
 import { type KeyboardEvent, useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { type PageCommand, usePageCommands } from "@/components/command-registry/page-commands";
-import { type GraphStep, PipelineGraph, type PipelineGraphHandle } from "@/components/pipeline-graph/pipeline-graph";
+import {
+  type GraphStep,
+  PipelineGraph,
+  type PipelineGraphHandle,
+  type SelectHow,
+} from "@/components/pipeline-graph/pipeline-graph";
 import { ApiError } from "@/components/ui/api-error";
 import { problemDetails } from "@/components/ui/api-fetch";
 import { applyEdit, type PipelineEdit, PipelineEditError } from "@/pipelines/spec/edit";
@@ -14,15 +19,27 @@ import { DiffView } from "./diff-view";
 import { clearDraft, readDraft, writeDraft } from "./draft";
 import { ImportPanel } from "./import-panel";
 import {
+  addToSelection,
+  copiesOf,
   type DocStep,
+  existingSelection,
+  extendSelection,
+  NO_SELECTION,
   newStep,
   readDocument,
+  renameSelected,
+  type Selection,
   type StudioDocument,
+  selectAll,
+  selectedSteps,
+  selectOnly,
   stepsFromClipboard,
   stepsToClipboard,
+  toggleSelected,
   uniqueId,
 } from "./model";
 import { createPipelineRequest, loadPipeline, savePipelineRequest } from "./queries";
+import { SelectionPanel } from "./selection-panel";
 import { StepForm } from "./step-form";
 import "./studio.css";
 import { VersionsPanel } from "./versions-panel";
@@ -33,6 +50,9 @@ import { YamlEditor, type YamlEditorHandle } from "./yaml-editor";
 // redraws the canvas; both share one undo history. Validation runs as you type (the same parser
 // as the server); saving an invalid pipeline is refused with the list of problems; saving over
 // a newer version is refused with a diff. Unsaved work is kept in this browser.
+// Several steps can be selected (Shift/Ctrl+click, Shift+arrows, a Shift+drag box, Ctrl+A): the
+// side panel then lists them and acts on all of them; delete, duplicate, cut, paste and moving
+// to a stage are each one edit of the text and one undo step.
 
 const EMPTY_PIPELINE = `name: New pipeline
 steps:
@@ -104,7 +124,8 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
   const yaml = history.present;
   const [baseVersion, setBaseVersion] = useState<number | null>(pipeline?.currentVersion ?? null);
   const [savedYaml, setSavedYaml] = useState(initialYaml);
-  const [selected, setSelected] = useState<string | null>(null);
+  const [selectionState, setSelection] = useState<Selection>(NO_SELECTION);
+  const [newStageRequest, setNewStageRequest] = useState(0);
   const [panel, setPanel] = useState<SidePanel>(mode === "create" ? "import" : "step");
   const [pickerOpen, setPickerOpen] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
@@ -117,7 +138,6 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
   const [diffMarks, setDiffMarks] = useState<Map<string, "added" | "removed" | "changed"> | null>(null);
   const editorRef = useRef<YamlEditorHandle>(null);
   const graphRef = useRef<PipelineGraphHandle>(null);
-  const clipboard = useRef<string | null>(null);
   const dirty = yaml !== savedYaml;
 
   // The document, re-read as the text changes (debounced for big documents while typing).
@@ -148,11 +168,16 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
       });
     }
   }, [draftKey]);
+  const hasEdits = history.past.length > 0 || history.future.length > 0;
   useEffect(() => {
-    if (!dirty) return;
+    if (!dirty) {
+      // Undone back to what is saved: the draft written on the way is no longer unsaved work.
+      if (hasEdits) clearDraft(draftKey);
+      return;
+    }
     const timer = setTimeout(() => writeDraft(draftKey, { yaml, baseVersion, savedAt: new Date().toISOString() }), 300);
     return () => clearTimeout(timer);
-  }, [yaml, dirty, draftKey, baseVersion]);
+  }, [yaml, dirty, hasEdits, draftKey, baseVersion]);
   useEffect(() => {
     const warn = (event: BeforeUnloadEvent) => {
       if (dirty) event.preventDefault();
@@ -162,25 +187,45 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
   }, [dirty]);
 
   const commit = useCallback((text: string) => dispatch({ type: "commit", text }), []);
-  const edit = useCallback(
-    (change: PipelineEdit) => {
+  /** Edits applied one after the other and committed once: one undo step. */
+  const editAll = useCallback(
+    (changes: readonly PipelineEdit[]) => {
       try {
-        const result = applyEdit(yaml, change);
-        commit(result.text);
-        if (!result.lossless) setNotice(t("pipelines:studio.reformatted"));
-        if (change.op === "renameStep" && selected === change.from) setSelected(change.to);
+        let text = yaml;
+        let lossless = true;
+        for (const change of changes) {
+          const result = applyEdit(text, change);
+          text = result.text;
+          lossless &&= result.lossless;
+        }
+        commit(text);
+        if (!lossless) setNotice(t("pipelines:studio.reformatted"));
         return true;
       } catch (error) {
         setNotice(error instanceof PipelineEditError ? error.message : String(error));
         return false;
       }
     },
-    [yaml, commit, selected, t],
+    [yaml, commit, t],
+  );
+  const edit = useCallback(
+    (change: PipelineEdit) => {
+      const done = editAll([change]);
+      if (done && change.op === "renameStep")
+        setSelection((current) => renameSelected(current, change.from, change.to));
+      return done;
+    },
+    [editAll],
   );
 
   const allSteps = useMemo(() => [...shown.steps, ...shown.handlers], [shown]);
   const ids = useMemo(() => new Set(allSteps.map((step) => step.id)), [allSteps]);
+  // What is selected and still there (an undo or typing in the YAML may have removed steps).
+  const selection = useMemo(() => existingSelection(selectionState, ids), [selectionState, ids]);
+  const selected = selection.active;
   const selectedStep = allSteps.find((step) => step.id === selected) ?? null;
+  const chosen = useMemo(() => selectedSteps(selection, allSteps), [selection, allSteps]);
+  const setSelected = useCallback((id: string | null) => setSelection(selectOnly(id)), []);
 
   const addStep = useCallback(
     (kind: Parameters<typeof newStep>[0]) => {
@@ -199,7 +244,7 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
       }
       setPickerOpen(false);
     },
-    [ids, selectedStep, edit],
+    [ids, selectedStep, edit, setSelected],
   );
 
   const pasteSteps = useCallback(
@@ -209,59 +254,150 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
         setNotice(t("pipelines:studio.pasteInvalid"));
         return;
       }
-      let current = yaml;
-      const taken = new Set(ids);
-      const renamed = new Map<string, string>();
-      for (const step of steps) {
-        const id = uniqueId(String(step.id), taken);
-        taken.add(id);
-        renamed.set(String(step.id), id);
-      }
-      try {
-        for (const step of steps) {
-          const id = renamed.get(String(step.id)) as string;
-          // Needs among the pasted steps follow their new ids; needs on steps not here are dropped.
-          const needs = (Array.isArray(step.needs) ? step.needs : step.needs ? [step.needs] : [])
-            .map((need) => renamed.get(String(need)) ?? (ids.has(String(need)) ? String(need) : null))
-            .filter((need): need is string => need !== null);
-          const { needs: _old, ...rest } = step;
-          current = applyEdit(current, {
-            op: "addStep",
-            step: { ...rest, id, ...(needs.length > 0 ? { needs } : {}) },
-          }).text;
-        }
-        commit(current);
-        setSelected(renamed.values().next().value ?? null);
-        setNotice(t("pipelines:studio.pasted", { count: steps.length }));
-      } catch (error) {
-        setNotice((error as Error).message);
-      }
+      // Needs among the pasted steps follow their new ids; needs on steps not here are dropped.
+      const copies = copiesOf(steps, ids);
+      if (!editAll([{ op: "addSteps", steps: copies.steps }])) return;
+      const pasted = copies.steps.map((step) => String(step.id));
+      setSelection(selectAll(pasted));
+      setPanel("step");
+      const dropped = copies.dropped.map((drop) => `${drop.step} → ${drop.need}`).join(", ");
+      setNotice(
+        [
+          t("pipelines:studio.pasted", { count: steps.length }),
+          copies.dropped.length > 0
+            ? t("pipelines:studio.pasteDropped", { count: copies.dropped.length, needs: dropped })
+            : "",
+        ]
+          .filter(Boolean)
+          .join(" "),
+      );
     },
-    [yaml, ids, commit, t],
+    [ids, editAll, t],
   );
 
-  const copySelected = useCallback(async () => {
-    if (!selectedStep) return;
-    const text = stepsToClipboard([selectedStep.raw]);
-    clipboard.current = text;
-    await navigator.clipboard?.writeText(text).catch(() => {});
-    setNotice(t("pipelines:studio.copied", { id: selectedStep.id }));
-  }, [selectedStep, t]);
+  const pasteFromClipboard = useCallback(() => {
+    const own = readStudioClipboard();
+    void (navigator.clipboard?.readText() ?? Promise.resolve(""))
+      .catch(() => "")
+      // The system clipboard when it holds steps; else what was last copied in this tab.
+      .then((text) => pasteSteps(stepsFromClipboard(text) || !own ? text : own));
+  }, [pasteSteps]);
 
-  const duplicateSelected = useCallback(() => {
-    if (!selectedStep) return;
-    const id = uniqueId(selectedStep.id, ids);
-    if (edit({ op: "addStep", step: { ...selectedStep.raw, id }, after: selectedStep.id })) setSelected(id);
-  }, [selectedStep, ids, edit]);
+  /** The selection to the clipboard (this tab's, and the system's when allowed). */
+  const toClipboard = useCallback((steps: readonly DocStep[]) => {
+    const text = stepsToClipboard(steps.map((step) => step.raw));
+    writeStudioClipboard(text);
+    void navigator.clipboard?.writeText(text).catch(() => {});
+  }, []);
 
-  const deleteStep = useCallback(
-    (id: string) => {
-      if (edit({ op: "removeStep", id })) {
-        setSelected(null);
-        setNotice(t("pipelines:studio.deleted", { id }));
+  const copySelected = useCallback(() => {
+    const first = chosen[0];
+    if (!first) return;
+    toClipboard(chosen);
+    setNotice(
+      chosen.length === 1
+        ? t("pipelines:studio.copied", { id: first.id })
+        : t("pipelines:studio.copiedMany", { count: chosen.length }),
+    );
+  }, [chosen, toClipboard, t]);
+
+  const removeSelected = useCallback(
+    (notice: (count: number, id: string) => string) => {
+      const first = chosen[0];
+      if (!first) return;
+      if (edit({ op: "removeSteps", ids: chosen.map((step) => step.id) })) {
+        setSelection(NO_SELECTION);
+        setNotice(notice(chosen.length, first.id));
       }
     },
-    [edit, t],
+    [chosen, edit],
+  );
+
+  const deleteSelected = useCallback(
+    () =>
+      removeSelected((count, id) =>
+        count === 1 ? t("pipelines:studio.deleted", { id }) : t("pipelines:studio.deletedMany", { count }),
+      ),
+    [removeSelected, t],
+  );
+
+  const cutSelected = useCallback(() => {
+    if (chosen.length === 0) return;
+    toClipboard(chosen);
+    removeSelected((count) => t("pipelines:studio.cut", { count }));
+  }, [chosen, toClipboard, removeSelected, t]);
+
+  const duplicateSelected = useCallback(() => {
+    if (chosen.length === 0) return;
+    // Copies refer to one another; each section's copies go right after its last selected step.
+    const copies = copiesOf(
+      chosen.map((step) => step.raw),
+      ids,
+    );
+    const changes: PipelineEdit[] = [];
+    for (const section of ["steps", "handlers"] as const) {
+      const indexes = chosen.flatMap((step, i) => ((section === "handlers") === step.handler ? [i] : []));
+      const last = chosen[indexes.at(-1) ?? -1];
+      if (!last) continue;
+      changes.push({
+        op: "addSteps",
+        section,
+        steps: indexes.map((i) => copies.steps[i] as Record<string, unknown>),
+        after: last.id,
+      });
+    }
+    if (!editAll(changes)) return;
+    const made = copies.steps.map((step) => String(step.id));
+    const active = (selected && copies.renamed.get(selected)) ?? made[0] ?? null;
+    setSelection({ ids: made, active });
+    setNotice(t("pipelines:studio.duplicated", { count: made.length }));
+  }, [chosen, ids, editAll, selected, t]);
+
+  const moveSelectedToStage = useCallback(
+    (stage: string | null) => {
+      if (chosen.length === 0) return false;
+      if (!edit({ op: "moveStepsToStage", ids: chosen.map((step) => step.id), stage })) return false;
+      const name = shown.stages.find((candidate) => candidate.id === stage)?.name ?? stage;
+      setNotice(
+        stage === null
+          ? t("pipelines:studio.unstaged", { count: chosen.length })
+          : t("pipelines:studio.moved", { count: chosen.length, stage: name }),
+      );
+      return true;
+    },
+    [chosen, edit, shown.stages, t],
+  );
+
+  const selectAllSteps = useCallback(() => {
+    setSelection((current) =>
+      selectAll(
+        shown.steps.map((step) => step.id),
+        current,
+      ),
+    );
+    setPanel("step");
+  }, [shown.steps]);
+
+  const onGraphSelect = useCallback(
+    (id: string | null, how: SelectHow = "replace") => {
+      setSelection((current) => {
+        const base = existingSelection(current, ids);
+        if (id === null) return NO_SELECTION;
+        if (how === "toggle") return toggleSelected(base, id);
+        if (how === "extend") return extendSelection(base, id);
+        return selectOnly(id);
+      });
+      if (id) setPanel("step");
+    },
+    [ids],
+  );
+
+  const onSelectBox = useCallback(
+    (boxed: string[]) => {
+      setSelection((current) => addToSelection(existingSelection(current, ids), boxed));
+      setPanel("step");
+    },
+    [ids],
   );
 
   const save = useCallback(async () => {
@@ -349,21 +485,29 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
         event.preventDefault();
         return true;
       }
+      if (mod && key === "a") {
+        selectAllSteps();
+        event.preventDefault();
+        return true;
+      }
       if (mod && key === "d") {
         duplicateSelected();
         event.preventDefault();
         return true;
       }
       if (mod && key === "c") {
-        void copySelected();
+        copySelected();
+        event.preventDefault();
+        return true;
+      }
+      if (mod && key === "x") {
+        cutSelected();
         event.preventDefault();
         return true;
       }
       if (mod && key === "v") {
         event.preventDefault();
-        void (navigator.clipboard?.readText() ?? Promise.resolve(clipboard.current ?? ""))
-          .catch(() => clipboard.current ?? "")
-          .then((text) => pasteSteps(text || clipboard.current || ""));
+        pasteFromClipboard();
         return true;
       }
       if (mod && key === "s") {
@@ -373,7 +517,7 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
       }
       return false;
     },
-    [duplicateSelected, copySelected, pasteSteps, save],
+    [selectAllSteps, duplicateSelected, copySelected, cutSelected, pasteFromClipboard, save],
   );
 
   useEffect(() => {
@@ -387,15 +531,28 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
     return () => window.removeEventListener("keydown", onKey);
   }, [save]);
 
-  const openStep = useCallback((id: string) => {
-    setSelected(id);
+  const focusSelectionPanel = useCallback(() => {
     setPanel("step");
-    requestAnimationFrame(() =>
-      (
-        document.querySelector(".studio-side input, .studio-side textarea, .studio-side select") as HTMLElement | null
-      )?.focus(),
-    );
+    requestAnimationFrame(() => (document.querySelector(".selection-title") as HTMLElement | null)?.focus());
   }, []);
+
+  const openStep = useCallback(
+    (id: string) => {
+      // Enter with several steps selected: to the panel that acts on all of them.
+      if (selection.ids.length > 1 && selection.ids.includes(id)) {
+        focusSelectionPanel();
+        return;
+      }
+      setSelected(id);
+      setPanel("step");
+      requestAnimationFrame(() =>
+        (
+          document.querySelector(".studio-side input, .studio-side textarea, .studio-side select") as HTMLElement | null
+        )?.focus(),
+      );
+    },
+    [selection.ids, focusSelectionPanel, setSelected],
+  );
 
   const focusCanvas = useCallback(() => (document.querySelector(".pipeline-graph") as HTMLElement | null)?.focus(), []);
 
@@ -415,6 +572,7 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
     return steps;
   }, [shown, diffMarks]);
 
+  const many = chosen.length > 1;
   const commands: PageCommand[] = [
     { id: "studio.add", label: t("pipelines:command.add"), shortcut: "A", run: () => setPickerOpen(true) },
     { id: "studio.save", label: t("pipelines:command.save"), shortcut: "Ctrl S", run: () => void save() },
@@ -433,25 +591,84 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
       run: () => dispatch({ type: "redo" }),
     },
     {
+      id: "studio.selectAll",
+      label: t("pipelines:command.selectAll"),
+      shortcut: "Ctrl A",
+      disabled: shown.steps.length === 0,
+      run: selectAllSteps,
+    },
+    {
+      id: "studio.clearSelection",
+      label: t("pipelines:command.clearSelection"),
+      shortcut: "Esc",
+      disabled: chosen.length === 0,
+      run: () => setSelection(NO_SELECTION),
+    },
+    {
+      id: "studio.showSelection",
+      label: t("pipelines:command.showSelection", { count: chosen.length }),
+      disabled: chosen.length < 2,
+      run: focusSelectionPanel,
+    },
+    {
       id: "studio.duplicate",
-      label: t("pipelines:command.duplicate"),
+      label: many ? t("pipelines:command.duplicateMany", { count: chosen.length }) : t("pipelines:command.duplicate"),
       shortcut: "Ctrl D",
-      disabled: !selectedStep,
+      disabled: chosen.length === 0,
       run: duplicateSelected,
     },
     {
       id: "studio.copy",
-      label: t("pipelines:command.copy"),
+      label: many ? t("pipelines:command.copyMany", { count: chosen.length }) : t("pipelines:command.copy"),
       shortcut: "Ctrl C",
-      disabled: !selectedStep,
-      run: () => void copySelected(),
+      disabled: chosen.length === 0,
+      run: copySelected,
+    },
+    {
+      id: "studio.cut",
+      label: many ? t("pipelines:command.cutMany", { count: chosen.length }) : t("pipelines:command.cut"),
+      shortcut: "Ctrl X",
+      disabled: chosen.length === 0,
+      run: cutSelected,
+    },
+    {
+      id: "studio.paste",
+      label: t("pipelines:command.paste"),
+      shortcut: "Ctrl V",
+      run: pasteFromClipboard,
     },
     {
       id: "studio.delete",
-      label: t("pipelines:command.delete"),
+      label: many ? t("pipelines:command.deleteMany", { count: chosen.length }) : t("pipelines:command.delete"),
       shortcut: "Del",
-      disabled: !selectedStep,
-      run: () => selectedStep && deleteStep(selectedStep.id),
+      disabled: chosen.length === 0,
+      run: deleteSelected,
+    },
+    ...shown.stages.map(
+      (stage): PageCommand => ({
+        id: `studio.moveToStage.${stage.id}`,
+        label: t("pipelines:command.moveToStage", { stage: stage.name }),
+        keywords: ["stage", stage.id],
+        disabled: chosen.length === 0 || chosen.every((step) => step.stage === stage.id),
+        run: () => void moveSelectedToStage(stage.id),
+      }),
+    ),
+    {
+      id: "studio.moveToNoStage",
+      label: t("pipelines:command.moveToNoStage"),
+      keywords: ["stage"],
+      disabled: chosen.every((step) => step.stage === null),
+      run: () => void moveSelectedToStage(null),
+    },
+    {
+      id: "studio.moveToNewStage",
+      label: t("pipelines:command.moveToNewStage"),
+      keywords: ["stage"],
+      disabled: chosen.length < 2,
+      run: () => {
+        setPanel("step");
+        setNewStageRequest((n) => n + 1);
+      },
     },
     { id: "studio.problems", label: t("pipelines:command.problems"), run: () => setPanel("problems") },
     {
@@ -617,10 +834,10 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
             handleRef={graphRef}
             steps={graphSteps}
             selectedId={selected}
-            onSelect={(id) => {
-              setSelected(id);
-              if (id) setPanel("step");
-            }}
+            selectedIds={selection.ids}
+            multiSelect
+            onSelect={onGraphSelect}
+            onSelectBox={onSelectBox}
             onOpen={openStep}
             onConnect={(from, to) => {
               const target = allSteps.find((step) => step.id === to);
@@ -631,7 +848,7 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
               const target = allSteps.find((step) => step.id === to);
               if (target) edit({ op: "setNeeds", id: to, needs: target.needs.filter((need) => need !== from) });
             }}
-            onDeleteStep={deleteStep}
+            onDeleteSelection={deleteSelected}
             onKeyDown={onCanvasKey}
             ariaLabel={t("pipelines:studio.canvasLabel")}
             stages={shown.stages}
@@ -666,14 +883,34 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
                   className={panel === name ? "tab active" : "tab"}
                   onClick={() => setPanel(name)}
                 >
-                  {t(`pipelines:panel.${name}`)}
+                  {name === "step" && many
+                    ? t("pipelines:panel.selection", { count: chosen.length })
+                    : t(`pipelines:panel.${name}`)}
                   {name === "problems" && problems.length > 0 ? ` (${problems.length})` : ""}
                 </button>
               ))}
           </div>
           <div role="tabpanel" className="studio-panel">
             {panel === "step" ? (
-              selectedStep ? (
+              many ? (
+                <SelectionPanel
+                  steps={chosen}
+                  activeId={selected}
+                  stages={shown.stages}
+                  onFocusStep={(id) => {
+                    setSelected(id);
+                    focusCanvas();
+                  }}
+                  onDeselect={(id) => setSelection((current) => toggleSelected(current, id))}
+                  onDelete={deleteSelected}
+                  onDuplicate={duplicateSelected}
+                  onCopy={copySelected}
+                  onCut={cutSelected}
+                  onMoveToStage={moveSelectedToStage}
+                  onClose={focusCanvas}
+                  newStageRequest={newStageRequest}
+                />
+              ) : selectedStep ? (
                 <StepForm
                   key={selectedStep.id}
                   step={selectedStep}
@@ -761,6 +998,26 @@ export function PipelineStudio({ mode, organizationSlug, projectSlug, pipeline }
       ) : null}
     </div>
   );
+}
+
+// Copied steps, for this tab: pasting into another pipeline works even where the page may not
+// read the system clipboard (no permission, another browser's rules).
+const CLIPBOARD_KEY = "microstack:studio-clipboard";
+
+function readStudioClipboard(): string | null {
+  try {
+    return sessionStorage.getItem(CLIPBOARD_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function writeStudioClipboard(text: string): void {
+  try {
+    sessionStorage.setItem(CLIPBOARD_KEY, text);
+  } catch {
+    // Storage full or refused: the system clipboard still has it.
+  }
 }
 
 function problemStep(

@@ -19,6 +19,7 @@ import {
   createContext,
   type KeyboardEvent,
   memo,
+  type PointerEvent,
   type Ref,
   useCallback,
   useContext,
@@ -33,11 +34,16 @@ import {
 import { useTranslation } from "react-i18next";
 import { type Layout, type LayoutNode, layoutDag, neighbourOf } from "./layout";
 import "./pipeline-graph.css";
+import { createSelectionStore, type NodeSelectionState, type SelectionStore } from "./selection-store";
 
 // The pipeline's DAG on a React Flow canvas, shared by the studio (editable) and the run view
 // (read-only, live statuses). Laid out by layoutDag; operable by keyboard: arrow keys move the
 // selection along edges and within a column, Enter opens the selected step, Delete removes it
-// (studio), and the selection is always announced.
+// (studio), and the selection is always announced. With `multiSelect` (the studio): Shift or
+// Ctrl/Cmd+click toggles a step, Shift+arrow extends the selection along edges, and a drag with
+// Shift held draws a box whose steps join the selection. A plain drag still pans (React Flow's
+// own selection box and selectionOnDrag stay off: the box is drawn here, so that nodes stay
+// unselectable for React Flow and the selection never goes through its node objects).
 
 import { STEP_STATUSES, type StepStatus } from "@/pipelines/engine/types";
 
@@ -78,16 +84,27 @@ export interface GraphStep {
   data: StepNodeData;
 }
 
+/** How a click or arrow key changes the selection: only that step, in/out of it, or add and move there. */
+export type SelectHow = "replace" | "toggle" | "extend";
+
 export interface PipelineGraphProps {
   steps: readonly GraphStep[];
+  /** The selected step, or with multi-select the active one (the keyboard's cursor). */
   selectedId: string | null;
-  onSelect(id: string | null): void;
+  /** With multi-select: every selected step (the active one among them). */
+  selectedIds?: readonly string[];
+  onSelect(id: string | null, how?: SelectHow): void;
+  /** Multi-select: modifier clicks toggle, Shift+arrows extend, Shift+drag draws a box (onSelectBox). */
+  multiSelect?: boolean;
+  /** The steps inside a box drawn with Shift held (multi-select). */
+  onSelectBox?(ids: string[]): void;
   /** Enter on the selected step, or a double click. */
   onOpen?(id: string): void;
   /** Editable graphs: new edges and deletions. */
   onConnect?(from: string, to: string): void;
   onDeleteEdge?(from: string, to: string): void;
-  onDeleteStep?(id: string): void;
+  /** Delete or Backspace with a selection (the studio removes every selected step). */
+  onDeleteSelection?(): void;
   ariaLabel: string;
   /** Stages to draw as boxes around their steps (steps name theirs in data.stage). */
   stages?: readonly { id: string; name: string }[];
@@ -108,37 +125,16 @@ export interface PipelineGraphHandle {
 const NODE_WIDTH = 220;
 const NODE_HEIGHT = 64;
 
-interface SelectionStore {
-  get(): string | null;
-  set(id: string | null): void;
-  subscribe(listener: () => void): () => void;
-}
-
-function createSelectionStore(): SelectionStore {
-  let current: string | null = null;
-  const listeners = new Set<() => void>();
-  return {
-    get: () => current,
-    set(id) {
-      if (id === current) return;
-      current = id;
-      for (const listener of listeners) listener();
-    },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-}
-
 const SelectionContext = createContext<SelectionStore | null>(null);
 
-function useIsSelected(id: string): boolean {
+/** This node's selection state, from the store: only this node re-renders when it changes. */
+function useNodeSelection(id: string): NodeSelectionState {
   const store = useContext(SelectionContext);
+  const subscribe = useCallback((listener: () => void) => store?.subscribe(id, listener) ?? (() => {}), [store, id]);
   return useSyncExternalStore(
-    (listener) => store?.subscribe(listener) ?? (() => {}),
-    () => store?.get() === id,
-    () => false,
+    subscribe,
+    () => store?.stateOf(id) ?? 0,
+    () => 0,
   );
 }
 
@@ -147,7 +143,7 @@ const KindLabelContext = createContext<(kind: string) => string>((kind) => kind)
 
 const StepNode = memo(function StepNode({ id, data }: NodeProps<Node<StepNodeData>>) {
   const kindLabel = useContext(KindLabelContext);
-  const selected = useIsSelected(id);
+  const selection = useNodeSelection(id);
   const histogram = data.histogram
     ? STEP_STATUSES.filter((status) => (data.histogram?.[status] ?? 0) > 0).map((status) => ({
         status,
@@ -162,7 +158,8 @@ const StepNode = memo(function StepNode({ id, data }: NodeProps<Node<StepNodeDat
         data.status ? `status-${data.status}` : "",
         data.problems && data.problems.length > 0 ? "invalid" : "",
         data.mark ? `mark-${data.mark}` : "",
-        selected ? "selected" : "",
+        selection > 0 ? "selected" : "",
+        selection === 2 ? "active" : "",
       ].join(" ")}
       title={data.problems?.join("\n")}
     >
@@ -212,6 +209,9 @@ const StageNode = memo(function StageNode({ data }: NodeProps<Node<StageNodeData
 });
 
 const NODE_TYPES = { step: StepNode, stage: StageNode };
+/** Where a Shift+drag does not start a box: on a step (that is a Shift+click), the controls, an edge. */
+const BOX_EXCLUDED =
+  ".react-flow__node-step, .react-flow__controls, .react-flow__minimap, .react-flow__handle, .react-flow__edge";
 const STAGE_PADDING = 14;
 /** Above this many steps only what is in view is rendered, and the graph opens on its start. */
 const LARGE_GRAPH = 200;
@@ -231,8 +231,12 @@ function openingView(layout: Layout, count: number): FitViewOptions {
   return { padding: 0.1, maxZoom: 1, minZoom: 0.5, nodes };
 }
 
+/** Under this many pixels a Shift+drag is a Shift+click, not a box. */
+const BOX_THRESHOLD = 4;
+
 function GraphCanvas(props: PipelineGraphProps) {
-  const { steps, selectedId, onSelect, onOpen, onConnect, onDeleteEdge, onDeleteStep } = props;
+  const { steps, selectedId, selectedIds, onSelect, onOpen, onConnect, onDeleteEdge, onDeleteSelection } = props;
+  const multiSelect = props.multiSelect === true;
   const editable = onConnect !== undefined;
   const flow = useReactFlow();
   const { t } = useTranslation("pipelines");
@@ -321,7 +325,10 @@ function GraphCanvas(props: PipelineGraphProps) {
   // The selection reaches the nodes through a store each node watches for its own id, so a
   // change re-renders the two nodes concerned, not the graph.
   const [selection] = useState(createSelectionStore);
-  useLayoutEffect(() => selection.set(selectedId), [selection, selectedId]);
+  useLayoutEffect(
+    () => selection.set(selectedIds ?? (selectedId === null ? [] : [selectedId]), selectedId),
+    [selection, selectedIds, selectedId],
+  );
 
   // Keep the selected step in view as the selection moves by keyboard.
   const lastCentered = useRef<string | null>(null);
@@ -362,13 +369,14 @@ function GraphCanvas(props: PipelineGraphProps) {
         const from = selectedId ?? layout.ranks[0]?.[0] ?? null;
         if (!from) return;
         const next = selectedId ? neighbourOf(layout, layoutInput, from, event.key) : from;
-        if (next) onSelect(next);
+        // Shift+arrow: the next step joins the selection (multi-select).
+        if (next) onSelect(next, multiSelect && event.shiftKey && selectedId ? "extend" : "replace");
         event.preventDefault();
       } else if (event.key === "Enter" && selectedId) {
         onOpen?.(selectedId);
         event.preventDefault();
-      } else if ((event.key === "Delete" || event.key === "Backspace") && selectedId && onDeleteStep) {
-        onDeleteStep(selectedId);
+      } else if ((event.key === "Delete" || event.key === "Backspace") && selectedId && onDeleteSelection) {
+        onDeleteSelection();
         event.preventDefault();
       } else if (event.key === "Escape") {
         onSelect(null);
@@ -383,14 +391,71 @@ function GraphCanvas(props: PipelineGraphProps) {
         event.preventDefault();
       }
     },
-    [props.onKeyDown, selectedId, layout, layoutInput, onSelect, onOpen, onDeleteStep, flow],
+    [props.onKeyDown, selectedId, layout, layoutInput, onSelect, onOpen, onDeleteSelection, flow, multiSelect],
   );
 
+  // The Shift+drag box: drawn straight into the DOM while it moves (no React render per
+  // pointer move), its steps computed from the layout when it is let go.
+  const box = useRef<{ x: number; y: number; pointerId: number } | null>(null);
+  const boxElement = useRef<HTMLDivElement>(null);
+  const onSelectBox = props.onSelectBox;
+  const drawBox = (event: PointerEvent<HTMLDivElement>) => {
+    const start = box.current;
+    const element = boxElement.current;
+    if (!start || !element) return;
+    const bounds = event.currentTarget.getBoundingClientRect();
+    element.style.display = "block";
+    element.style.left = `${Math.min(start.x, event.clientX) - bounds.left}px`;
+    element.style.top = `${Math.min(start.y, event.clientY) - bounds.top}px`;
+    element.style.width = `${Math.abs(event.clientX - start.x)}px`;
+    element.style.height = `${Math.abs(event.clientY - start.y)}px`;
+  };
+  const onBoxStart = (event: PointerEvent<HTMLDivElement>) => {
+    if (!multiSelect || !onSelectBox || !event.shiftKey || event.button !== 0 || !event.isPrimary) return;
+    const target = event.target as HTMLElement;
+    if (!target.closest(".react-flow") || target.closest(BOX_EXCLUDED)) return;
+    // Before React Flow's panning sees it: a Shift+drag selects, a plain drag pans.
+    event.preventDefault();
+    event.stopPropagation();
+    event.currentTarget.setPointerCapture(event.pointerId);
+    box.current = { x: event.clientX, y: event.clientY, pointerId: event.pointerId };
+  };
+  const onBoxEnd = (event: PointerEvent<HTMLDivElement>) => {
+    const start = box.current;
+    if (!start || start.pointerId !== event.pointerId) return;
+    box.current = null;
+    if (boxElement.current) boxElement.current.style.display = "none";
+    event.currentTarget.releasePointerCapture(event.pointerId);
+    if (Math.hypot(event.clientX - start.x, event.clientY - start.y) < BOX_THRESHOLD) return;
+    const a = flow.screenToFlowPosition({ x: start.x, y: start.y });
+    const b = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+    const [x0, x1] = [Math.min(a.x, b.x), Math.max(a.x, b.x)];
+    const [y0, y1] = [Math.min(a.y, b.y), Math.max(a.y, b.y)];
+    // Every step the box touches, in layout order (column by column).
+    const inside = layout.ranks.flat().filter((id) => {
+      const position = layout.positions.get(id);
+      return (
+        position !== undefined &&
+        position.x < x1 &&
+        position.x + NODE_WIDTH > x0 &&
+        position.y < y1 &&
+        position.y + NODE_HEIGHT > y0
+      );
+    });
+    if (inside.length > 0) onSelectBox?.(inside);
+  };
+
   const selected = useMemo(() => steps.find((step) => step.id === selectedId), [steps, selectedId]);
+  const count = selectedIds?.length ?? (selectedId ? 1 : 0);
+  const label = selected ? [selected.data.label, selected.data.statusLabel].filter(Boolean).join(", ") : "";
   return (
     <div
       className={`pipeline-graph ${props.className ?? ""}`}
       onKeyDown={onKeyDown}
+      onPointerDownCapture={onBoxStart}
+      onPointerMove={drawBox}
+      onPointerUp={onBoxEnd}
+      onPointerCancel={onBoxEnd}
       role="application"
       aria-label={props.ariaLabel}
       aria-roledescription="graph"
@@ -398,8 +463,9 @@ function GraphCanvas(props: PipelineGraphProps) {
       tabIndex={0}
     >
       <div className="visually-hidden" aria-live="polite">
-        {selected ? [selected.data.label, selected.data.statusLabel].filter(Boolean).join(", ") : ""}
+        {count > 1 ? t("graph.selection", { count, label }) : label}
       </div>
+      <div ref={boxElement} className="selection-box" aria-hidden="true" />
       <KindLabelContext.Provider value={kindLabel}>
         <SelectionContext.Provider value={selection}>
           <ReactFlow
@@ -415,13 +481,20 @@ function GraphCanvas(props: PipelineGraphProps) {
             nodesConnectable={editable}
             elementsSelectable
             deleteKeyCode={null}
-            onNodeClick={(_event, node) => {
-              if (node.type === "step") onSelect(node.id);
+            selectionKeyCode={null}
+            multiSelectionKeyCode={null}
+            onNodeClick={(event, node) => {
+              if (node.type !== "step") return;
+              const toggle = multiSelect && (event.shiftKey || event.ctrlKey || event.metaKey);
+              onSelect(node.id, toggle ? "toggle" : "replace");
             }}
             onNodeDoubleClick={(_event, node) => {
               if (node.type === "step") onOpen?.(node.id);
             }}
-            onPaneClick={() => onSelect(null)}
+            onPaneClick={(event) => {
+              // A Shift/Ctrl+click beside the steps keeps the selection (it is how a box starts).
+              if (!(multiSelect && (event.shiftKey || event.ctrlKey || event.metaKey))) onSelect(null);
+            }}
             onConnect={(connection: Connection) => {
               if (connection.source && connection.target && connection.source !== connection.target) {
                 onConnect?.(connection.source, connection.target);

@@ -3,12 +3,16 @@ import { isSeq, type Node, type YAMLSeq } from "yaml";
 import { describe, expect, it } from "vitest";
 import {
   addStep,
+  addSteps,
   applyEdit,
+  moveStepsToStage,
   moveStepToStage,
   type PipelineEdit,
   PipelineEditError,
   removeStep,
+  removeSteps,
   renameStep,
+  renameStepReferences,
   setNeeds,
   setStepField,
 } from "./edit";
@@ -145,6 +149,120 @@ describe("edit operations", () => {
     expect(parsePipeline(text).diagnostics).toEqual([]);
     const cleared = moveStepToStage(SAMPLE, "deploy", null);
     expect(cleared).toBe(SAMPLE.replace("    stage: ship\n", ""));
+  });
+
+  it("removeSteps removes several steps and their needs in one edit, keeping every comment", () => {
+    const result = applyEdit(SAMPLE, { op: "removeSteps", ids: ["test", "lint"] });
+    expect(result.lossless).toBe(true);
+    const text = result.text;
+    expect(text).not.toMatch(/id: (test|lint)\b/);
+    // deploy needed only those two: its needs go entirely (not `needs: []`).
+    expect(text).toContain("  - id: deploy\n    stage: ship\n    if:");
+    for (const comment of ["# Release pipeline for the API.", "# shown in the sidebar", "# Tests run in parallel"]) {
+      expect(text).toContain(comment);
+    }
+    expect(
+      parseYaml(text)
+        .document.toJS()
+        .steps.map((step: { id: string }) => step.id),
+    ).toEqual(["build", "deploy"]);
+    // Only the removed steps' lines and deploy's needs went: the build step is byte-identical.
+    expect(text.startsWith(SAMPLE.slice(0, SAMPLE.indexOf("  # Tests run")))).toBe(true);
+    expect(() => removeSteps(SAMPLE, ["test", "nope"])).toThrow('no step "nope"');
+    expect(removeSteps(SAMPLE, [])).toBe(SAMPLE);
+  });
+
+  it("removeSteps of every step leaves an empty list, not a dangling key", () => {
+    const result = applyEdit(SAMPLE, { op: "removeSteps", ids: ["build", "test", "lint", "deploy"] });
+    expect(result.lossless).toBe(true);
+    expect(parseYaml(result.text).document.toJS().steps).toEqual([]);
+    expect(result.text).toContain("name: api   # shown in the sidebar\n");
+  });
+
+  it("addSteps inserts steps in order after a step, declaring the stages they name, in one edit", () => {
+    const result = applyEdit(SAMPLE, {
+      op: "addSteps",
+      steps: [
+        { id: "audit", stage: "qa", needs: "build", run: "npm audit" },
+        { id: "licenses", stage: "qa", needs: ["audit"], run: "npm run licenses" },
+      ],
+      after: "build",
+    });
+    expect(result.lossless).toBe(true);
+    const { text } = result;
+    const ids = parseYaml(text)
+      .document.toJS()
+      .steps.map((step: { id: string }) => step.id);
+    expect(ids).toEqual(["build", "audit", "licenses", "test", "lint", "deploy"]);
+    expect(text).toContain("  - id: ship\n  - id: qa\n\nsteps:");
+    expect(changedRegion(SAMPLE.slice(SAMPLE.indexOf("steps:")), text.slice(text.indexOf("steps:"))).added).toBe(
+      "  - id: audit\n    stage: qa\n    needs: build\n    run: npm audit\n" +
+        "  - id: licenses\n    stage: qa\n    needs: [audit]\n    run: npm run licenses\n",
+    );
+    expect(parsePipeline(text).diagnostics).toEqual([]);
+    expect(() =>
+      addSteps(SAMPLE, [
+        { id: "x", run: "a" },
+        { id: "x", run: "b" },
+      ]),
+    ).toThrow("added twice");
+    expect(() =>
+      addSteps(SAMPLE, [
+        { id: "x", run: "a" },
+        { id: "lint", run: "b" },
+      ]),
+    ).toThrow("already exists");
+  });
+
+  it("addSteps creates the section and the stages when the document has none", () => {
+    const text = addSteps("name: bare # no steps yet\n", [
+      { id: "a", stage: "one", run: "x" },
+      { id: "b", needs: ["a"], stage: "two", run: "y" },
+    ]);
+    const data = parseYaml(text).document.toJS();
+    expect(data.stages).toEqual([{ id: "one" }, { id: "two" }]);
+    expect(data.steps.map((step: { id: string }) => step.id)).toEqual(["a", "b"]);
+    expect(text).toContain("# no steps yet");
+    expect(parsePipeline(text).diagnostics).toEqual([]);
+  });
+
+  it("moveStepsToStage moves several steps, declaring the stage once, and clears with null", () => {
+    const result = applyEdit(SAMPLE, { op: "moveStepsToStage", ids: ["test", "lint", "deploy"], stage: "quality" });
+    expect(result.lossless).toBe(true);
+    expect(result.text.match(/- id: quality/g)).toHaveLength(1);
+    expect(result.text).toContain("  - id: test\n    stage: quality\n    needs: [build]     # the build's artifacts\n");
+    expect(result.text).toContain("  - id: deploy\n    stage: quality\n");
+    expect(parsePipeline(result.text).diagnostics).toEqual([]);
+    expect(moveStepsToStage(result.text, ["test", "lint", "deploy"], "quality")).toBe(result.text);
+    const cleared = moveStepsToStage(SAMPLE, ["build", "deploy", "test"], null);
+    expect(cleared).toBe(SAMPLE.replace("    stage: build\n", "").replace("    stage: ship\n", ""));
+    expect(() => moveStepsToStage(SAMPLE, ["test"], "not a stage")).toThrow("not a valid stage id");
+  });
+
+  it("renameStepReferences makes copied steps refer to one another", () => {
+    const step = {
+      id: "deploy-2",
+      needs: ["test", "lint"],
+      if: 'steps.test.outcome == "success" && steps["lint"].outcome != "cancelled"',
+      env: { VERSION: `\${{ steps.test.outputs.version }}`, OTHER: `\${{ steps.build.outputs.x }}` },
+      artifacts: { fetch: [{ from: "test", name: "report" }] },
+      gate: { condition: "steps.lint.outputs.ok == 'yes'" },
+      run: "echo steps.test is not a template here",
+    };
+    const renames = new Map([
+      ["test", "lint"],
+      ["lint", "lint-2"],
+    ]);
+    expect(renameStepReferences(step, renames)).toEqual({
+      id: "deploy-2",
+      needs: ["lint", "lint-2"],
+      if: 'steps.lint.outcome == "success" && steps["lint-2"].outcome != "cancelled"',
+      env: { VERSION: `\${{ steps.lint.outputs.version }}`, OTHER: `\${{ steps.build.outputs.x }}` },
+      artifacts: { fetch: [{ from: "lint", name: "report" }] },
+      gate: { condition: "steps['lint-2'].outputs.ok == 'yes'" },
+      run: "echo steps.test is not a template here",
+    });
+    expect(step.needs).toEqual(["test", "lint"]);
   });
 
   it("refuses to edit a document with YAML errors", () => {
@@ -295,6 +413,33 @@ function editArbitrary(doc: GenDoc): fc.Arbitrary<EditCase> {
       .map(({ i, to }): EditCase => ({ op: "renameStep", from: ids[i] as string, to })),
     stepIndex.map((i): EditCase => ({ op: "removeStep", id: ids[i] as string })),
     fc
+      .subarray(ids, { minLength: 1 })
+      .chain((chosen) =>
+        fc
+          .shuffledSubarray(chosen, { minLength: chosen.length, maxLength: chosen.length })
+          .map((ordered): EditCase => ({ op: "removeSteps", ids: ordered })),
+      ),
+    fc
+      .record({ chosen: fc.subarray(ids, { minLength: 1 }), stage: fc.constantFrom("one", "two", "three", null) })
+      .map(({ chosen, stage }): EditCase => ({ op: "moveStepsToStage", ids: chosen, stage })),
+    fc
+      .record({
+        after: fc.option(stepIndex, { nil: undefined }),
+        count: fc.integer({ min: 1, max: 3 }),
+        masks: fc.array(fc.nat({ max: 1023 }), { minLength: 3, maxLength: 3 }),
+        stage: fc.constantFrom(undefined, "one", "four"),
+      })
+      .map(({ after, count, masks, stage }): EditCase => {
+        const fresh = newIds.slice(-count);
+        const steps = fresh.map((id, k) => {
+          // Needs on existing steps and on the new steps before it.
+          const pool = [...ids, ...fresh.slice(0, k)];
+          const needs = pool.filter((_, j) => ((masks[k] as number) >> j) & 1);
+          return { id, ...(stage ? { stage } : {}), ...(needs.length > 0 ? { needs } : {}), run: `echo ${id}` };
+        });
+        return { op: "addSteps", steps, after: after === undefined ? undefined : ids[after] };
+      }),
+    fc
       .record({
         after: fc.option(stepIndex, { nil: undefined }),
         id: fc.constantFrom(...newIds),
@@ -381,12 +526,34 @@ function expectedData(before: Record<string, unknown>, edit: EditCase): Record<s
       }
       break;
     }
-    case "removeStep": {
-      data.steps = steps.filter((step) => step.id !== edit.id);
+    case "removeStep":
+    case "removeSteps": {
+      const gone = new Set(edit.op === "removeStep" ? [edit.id] : edit.ids);
+      data.steps = steps.filter((step) => !gone.has(step.id as string));
       for (const step of data.steps as Record<string, unknown>[]) {
         if (!Array.isArray(step.needs)) continue;
-        step.needs = step.needs.filter((need) => need !== edit.id);
+        step.needs = step.needs.filter((need) => !gone.has(need));
         if ((step.needs as string[]).length === 0) delete step.needs;
+      }
+      break;
+    }
+    case "moveStepsToStage": {
+      for (const id of edit.ids) {
+        const step = find(id);
+        if (edit.stage === null) delete step.stage;
+        else step.stage = edit.stage;
+      }
+      const stages = data.stages as { id: string }[];
+      if (edit.stage !== null && !stages.some((stage) => stage.id === edit.stage)) stages.push({ id: edit.stage });
+      break;
+    }
+    case "addSteps": {
+      const index = edit.after === undefined ? steps.length : steps.findIndex((step) => step.id === edit.after) + 1;
+      steps.splice(index, 0, ...edit.steps.map((step) => ({ ...step })));
+      const stages = data.stages as { id: string }[];
+      for (const step of edit.steps) {
+        const stage = step.stage as string | undefined;
+        if (stage && !stages.some((declared) => declared.id === stage)) stages.push({ id: stage });
       }
       break;
     }
@@ -408,8 +575,16 @@ function touched(doc: GenDoc, edit: EditCase): Set<string> {
     case "setStepField":
     case "moveStepToStage":
       return new Set([edit.id]);
+    case "moveStepsToStage":
+      return new Set(edit.ids);
     case "addStep":
+    case "addSteps":
       return new Set();
+    case "removeSteps":
+      return new Set([
+        ...edit.ids,
+        ...doc.steps.filter((s) => s.needs.some((n) => edit.ids.includes(n))).map((s) => s.id),
+      ]);
     case "removeStep":
       return new Set([edit.id, ...doc.steps.filter((step) => step.needs.includes(edit.id)).map((step) => step.id)]);
     case "renameStep":
@@ -427,6 +602,9 @@ describe("lossless round trip (property)", () => {
           const parsedBefore = parsePipeline(before);
           expect(parsedBefore.diagnostics).toEqual([]);
           if (edit.op === "addStep" && doc.steps.some((step) => step.id === edit.step.id)) return;
+          if (edit.op === "addSteps" && edit.steps.some((added) => doc.steps.some((step) => step.id === added.id))) {
+            return;
+          }
 
           const result = applyEdit(before, edit);
           expect(result.lossless).toBe(true);
@@ -451,12 +629,19 @@ describe("lossless round trip (property)", () => {
           // The result is still a valid pipeline, except that dropping a need leaves a condition
           // reading a step that is no longer upstream, which validation must then point out.
           const errors = parsePipeline(after).diagnostics.filter((d) => d.severity === "error");
-          const droppedNeed = edit.op === "removeStep" || edit.op === "setNeeds";
-          const removedLast = edit.op === "removeStep" && doc.steps.length === 1;
+          const droppedNeed = edit.op === "removeStep" || edit.op === "removeSteps" || edit.op === "setNeeds";
+          const removedLast =
+            (edit.op === "removeStep" && doc.steps.length === 1) ||
+            (edit.op === "removeSteps" && new Set(edit.ids).size === doc.steps.length);
           if (!removedLast) expect(errors.filter((d) => !(droppedNeed && d.code === "cel-reference"))).toEqual([]);
 
           // Printing again changes nothing: the same edit is idempotent, a no-op leaves the text.
-          if (edit.op === "setNeeds" || edit.op === "setStepField" || edit.op === "moveStepToStage") {
+          if (
+            edit.op === "setNeeds" ||
+            edit.op === "setStepField" ||
+            edit.op === "moveStepToStage" ||
+            edit.op === "moveStepsToStage"
+          ) {
             expect(applyEdit(after, edit).text).toBe(after);
           }
         },

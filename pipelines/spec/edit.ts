@@ -26,11 +26,20 @@ import { keyOf, locate, parseYaml, scalarSourceRange } from "./yaml-source";
 
 export type PipelineEdit =
   | { op: "addStep"; step: Readonly<Record<string, unknown>>; after?: string; section?: "steps" | "handlers" }
+  /** Several steps at once, in this order, right after `after` (else at the end of the section). */
+  | {
+      op: "addSteps";
+      steps: readonly Readonly<Record<string, unknown>>[];
+      after?: string;
+      section?: "steps" | "handlers";
+    }
   | { op: "removeStep"; id: string }
+  | { op: "removeSteps"; ids: readonly string[] }
   | { op: "renameStep"; from: string; to: string }
   | { op: "setNeeds"; id: string; needs: readonly string[] }
   | { op: "setStepField"; id: string; field: string | readonly (string | number)[]; value: unknown }
-  | { op: "moveStepToStage"; id: string; stage: string | null };
+  | { op: "moveStepToStage"; id: string; stage: string | null }
+  | { op: "moveStepsToStage"; ids: readonly string[]; stage: string | null };
 
 export interface EditResult {
   text: string;
@@ -700,16 +709,17 @@ function assertNewId(data: Record<string, unknown>, id: unknown): asserts id is 
   }
 }
 
-/** Changes that drop `ref` from a needs-like field (a string or a list). */
-function dropRef(path: Path, value: unknown, ref: string): Change[] {
-  if (value === ref) return [{ kind: "delete", path }];
+/** Changes that drop every one of `refs` from a needs-like field (a string or a list). */
+function dropRefs(path: Path, value: unknown, refs: ReadonlySet<unknown>): Change[] {
+  if (typeof value === "string") return refs.has(value) ? [{ kind: "delete", path }] : [];
   if (!Array.isArray(value)) return [];
-  const remaining = value.filter((item) => item !== ref);
+  const remaining = value.filter((item) => !refs.has(item));
   if (remaining.length === value.length) return [];
+  // Emptied: the key goes, not `needs: []`.
   if (remaining.length === 0) return [{ kind: "delete", path }];
   const changes: Change[] = [];
   value.forEach((item, index) => {
-    if (item === ref) changes.push({ kind: "remove", seq: path, index });
+    if (refs.has(item)) changes.push({ kind: "remove", seq: path, index });
   });
   return changes;
 }
@@ -787,6 +797,74 @@ function renameInString(path: Path, value: string, from: string, to: string, isC
   return changes;
 }
 
+/** `value` with references to the renamed steps rewritten (all at once: `a -> b, b -> c` is no chain). */
+function renameRefsInString(value: string, renames: ReadonlyMap<string, string>, isCondition: boolean): string {
+  const edits: { start: number; end: number; text: string }[] = [];
+  const add = (expression: string, offset: number) => {
+    for (const [from, to] of renames) {
+      for (const edit of celRenames(expression, from, to) ?? []) {
+        edits.push({ start: edit.start + offset, end: edit.end + offset, text: edit.text });
+      }
+    }
+  };
+  if (isCondition) {
+    const { expression, offset } = unwrapCondition(value);
+    add(expression, offset);
+  } else {
+    for (const interpolation of scanInterpolations(value).interpolations) {
+      add(interpolation.expression, interpolation.expressionStart);
+    }
+  }
+  let text = value;
+  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+    text = text.slice(0, edit.start) + edit.text + text.slice(edit.end);
+  }
+  return text;
+}
+
+function renameTemplates(value: unknown, renames: ReadonlyMap<string, string>): unknown {
+  if (typeof value === "string") return value.includes("${{") ? renameRefsInString(value, renames, false) : value;
+  if (Array.isArray(value)) return value.map((item) => renameTemplates(item, renames));
+  if (isRecord(value)) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renameTemplates(item, renames)]));
+  }
+  return value;
+}
+
+/**
+ * A step (plain data, as copied) whose references to other steps follow `renames`: needs,
+ * handler references, artifact fetches, `steps.<id>` in its condition, gate and templates. For
+ * steps copied together (duplicate, paste) whose ids change: the copies refer to one another.
+ */
+export function renameStepReferences(
+  step: Readonly<Record<string, unknown>>,
+  renames: ReadonlyMap<string, string>,
+): Record<string, unknown> {
+  const ref = (value: unknown) => (typeof value === "string" ? (renames.get(value) ?? value) : value);
+  const refs = (value: unknown) => (Array.isArray(value) ? value.map(ref) : ref(value));
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(step)) {
+    if (key === "id") out[key] = value;
+    else if (key === "needs" || key === "on-failure") out[key] = refs(value);
+    else if (key === "rollback") out[key] = ref(value);
+    else if (key === "if" && typeof value === "string") out[key] = renameRefsInString(value, renames, true);
+    else if (key === "gate" && isRecord(value)) {
+      const gate = renameTemplates(value, renames) as Record<string, unknown>;
+      if (typeof value.condition === "string") gate.condition = renameRefsInString(value.condition, renames, true);
+      out[key] = gate;
+    } else if (key === "artifacts" && isRecord(value)) {
+      const artifacts = renameTemplates(value, renames) as Record<string, unknown>;
+      if (Array.isArray(artifacts.fetch)) {
+        artifacts.fetch = artifacts.fetch.map((fetch) =>
+          isRecord(fetch) ? { ...fetch, from: ref(fetch.from) } : fetch,
+        );
+      }
+      out[key] = artifacts;
+    } else out[key] = renameTemplates(value, renames);
+  }
+  return out;
+}
+
 function templateStrings(value: unknown, path: Path, out: { path: Path; value: string }[]): void {
   if (typeof value === "string") {
     if (value.includes("${{")) out.push({ path, value });
@@ -796,34 +874,104 @@ function templateStrings(value: unknown, path: Path, out: { path: Path; value: s
     for (const [key, item] of Object.entries(value)) templateStrings(item, [...path, key], out);
 }
 
+/** Stage ids the pipeline declares. */
+function declaredStages(data: Record<string, unknown>): unknown[] {
+  return Array.isArray(data.stages) ? data.stages.filter(isRecord).map((stage) => stage.id) : [];
+}
+
+/** One change declaring the stages not declared yet (`{id}` each, at the end of `stages`). */
+function declareStages(data: Record<string, unknown>, stages: readonly string[]): Change[] {
+  const declared = new Set(declaredStages(data));
+  const missing = [...new Set(stages)].filter((stage) => !declared.has(stage));
+  if (missing.length === 0) return [];
+  if (!Array.isArray(data.stages)) return [{ kind: "set", path: ["stages"], value: missing.map((id) => ({ id })) }];
+  const after = data.stages.length - 1;
+  // Inserted after the same anchor: in reverse, so they end up in the order given.
+  return missing.reverse().map((stage): Change => ({ kind: "insert", seq: ["stages"], after, value: { id: stage } }));
+}
+
+function addChanges(
+  data: Record<string, unknown>,
+  steps: readonly Readonly<Record<string, unknown>>[],
+  section: "steps" | "handlers",
+  afterId: string | undefined,
+): Change[] {
+  if (steps.length === 0) return [];
+  const fresh = new Set<string>();
+  for (const step of steps) {
+    assertNewId(data, step.id);
+    if (fresh.has(step.id)) throw new PipelineEditError("conflict", `the step "${step.id}" is added twice`);
+    fresh.add(step.id);
+  }
+  const list = Array.isArray(data[section]) ? (data[section] as unknown[]) : null;
+  let after = (list?.length ?? 0) - 1;
+  if (afterId !== undefined) {
+    const anchor = findStep(data, afterId);
+    if (anchor.section !== section) throw new PipelineEditError("invalid", `"${afterId}" is not in ${section}`);
+    after = anchor.index;
+  }
+  const stages = steps.map((step) => step.stage).filter((stage): stage is string => typeof stage === "string");
+  for (const stage of stages) {
+    if (!STEP_ID_PATTERN.test(stage)) throw new PipelineEditError("invalid", `"${stage}" is not a valid stage id`);
+  }
+  const changes = declareStages(data, stages);
+  // A section that is not there yet (or null) is created with all of them at once.
+  if (list === null) return [{ kind: "set", path: [section], value: steps }, ...changes];
+  // Each right after the same anchor: in reverse, so that they end up in the order given.
+  for (const step of [...steps].reverse()) changes.push({ kind: "insert", seq: [section], after, value: step });
+  return changes;
+}
+
+function removeChanges(data: Record<string, unknown>, ids: readonly string[]): Change[] {
+  const targets = ids.map((id) => findStep(data, id));
+  const removed = new Set<unknown>(ids);
+  const changes: Change[] = [];
+  for (const section of ["steps", "handlers"] as const) {
+    const indexes = [...new Set(targets.filter((t) => t.section === section).map((t) => t.index))];
+    if (indexes.length === 0) continue;
+    const list = data[section] as unknown[];
+    // All of a section: one change, so it reads `steps: []` rather than a dangling `steps:`.
+    if (indexes.length === list.length) changes.push({ kind: "set", path: [section], value: [] });
+    else for (const index of indexes) changes.push({ kind: "remove", seq: [section], index });
+  }
+  for (const step of stepsOf(data)) {
+    if (removed.has(step.data.id)) continue;
+    const base: Path = [step.section, step.index];
+    changes.push(...dropRefs([...base, "needs"], step.data.needs, removed));
+    changes.push(...dropRefs([...base, "on-failure"], step.data["on-failure"], removed));
+    if (removed.has(step.data.rollback)) changes.push({ kind: "delete", path: [...base, "rollback"] });
+  }
+  changes.push(...dropRefs(["on-failure"], data["on-failure"], removed));
+  changes.push(...dropRefs(["finally"], data.finally, removed));
+  return changes;
+}
+
+function stageChanges(data: Record<string, unknown>, ids: readonly string[], stage: string | null): Change[] {
+  const targets = [...new Set(ids)].map((id) => findStep(data, id));
+  if (stage !== null && !STEP_ID_PATTERN.test(stage)) {
+    throw new PipelineEditError("invalid", `"${stage}" is not a valid stage id`);
+  }
+  const changes: Change[] = [];
+  for (const target of targets) {
+    const path: Path = [target.section, target.index, "stage"];
+    if (stage === null) {
+      if (target.data.stage !== undefined) changes.push({ kind: "delete", path });
+    } else if (target.data.stage !== stage) changes.push({ kind: "set", path, value: stage });
+  }
+  if (stage !== null) changes.push(...declareStages(data, [stage]));
+  return changes;
+}
+
 function changesFor(data: Record<string, unknown>, edit: PipelineEdit): Change[] {
   switch (edit.op) {
-    case "addStep": {
-      assertNewId(data, edit.step.id);
-      const section = edit.section ?? "steps";
-      const list = Array.isArray(data[section]) ? (data[section] as unknown[]) : [];
-      let after = list.length - 1;
-      if (edit.after !== undefined) {
-        const anchor = findStep(data, edit.after);
-        if (anchor.section !== section) throw new PipelineEditError("invalid", `"${edit.after}" is not in ${section}`);
-        after = anchor.index;
-      }
-      return [{ kind: "insert", seq: [section], after, value: edit.step }];
-    }
-    case "removeStep": {
-      const target = findStep(data, edit.id);
-      const changes: Change[] = [{ kind: "remove", seq: [target.section], index: target.index }];
-      for (const step of stepsOf(data)) {
-        if (step === target || (step.section === target.section && step.index === target.index)) continue;
-        const base: Path = [step.section, step.index];
-        changes.push(...dropRef([...base, "needs"], step.data.needs, edit.id));
-        changes.push(...dropRef([...base, "on-failure"], step.data["on-failure"], edit.id));
-        if (step.data.rollback === edit.id) changes.push({ kind: "delete", path: [...base, "rollback"] });
-      }
-      changes.push(...dropRef(["on-failure"], data["on-failure"], edit.id));
-      changes.push(...dropRef(["finally"], data.finally, edit.id));
-      return changes;
-    }
+    case "addStep":
+      return addChanges(data, [edit.step], edit.section ?? "steps", edit.after);
+    case "addSteps":
+      return addChanges(data, edit.steps, edit.section ?? "steps", edit.after);
+    case "removeStep":
+      return removeChanges(data, [edit.id]);
+    case "removeSteps":
+      return removeChanges(data, edit.ids);
     case "renameStep": {
       const target = findStep(data, edit.from);
       if (edit.from === edit.to) return [];
@@ -898,19 +1046,10 @@ function changesFor(data: Record<string, unknown>, edit: PipelineEdit): Change[]
       if (edit.value === undefined) return getIn(target.data, field) === undefined ? [] : [{ kind: "delete", path }];
       return [{ kind: "set", path, value: edit.value }];
     }
-    case "moveStepToStage": {
-      const target = findStep(data, edit.id);
-      const path: Path = [target.section, target.index, "stage"];
-      if (edit.stage === null) return target.data.stage === undefined ? [] : [{ kind: "delete", path }];
-      if (!STEP_ID_PATTERN.test(edit.stage))
-        throw new PipelineEditError("invalid", `"${edit.stage}" is not a valid stage id`);
-      const changes: Change[] = [{ kind: "set", path, value: edit.stage }];
-      const stages = Array.isArray(data.stages) ? data.stages : [];
-      if (!stages.some((stage) => isRecord(stage) && stage.id === edit.stage)) {
-        changes.push({ kind: "insert", seq: ["stages"], after: stages.length - 1, value: { id: edit.stage } });
-      }
-      return changes;
-    }
+    case "moveStepToStage":
+      return stageChanges(data, [edit.id], edit.stage);
+    case "moveStepsToStage":
+      return stageChanges(data, edit.ids, edit.stage);
   }
 }
 
@@ -949,6 +1088,20 @@ export function addStep(
   return applyEdit(text, { op: "addStep", step, ...options }).text;
 }
 
+/** Adds steps in the order given, after `after` (else at the end), declaring stages they name. */
+export function addSteps(
+  text: string,
+  steps: readonly Readonly<Record<string, unknown>>[],
+  options: { after?: string; section?: "steps" | "handlers" } = {},
+): string {
+  return applyEdit(text, { op: "addSteps", steps, ...options }).text;
+}
+
+/** Removes steps and every reference to them in needs, on-failure, rollback and finally. */
+export function removeSteps(text: string, ids: readonly string[]): string {
+  return applyEdit(text, { op: "removeSteps", ids }).text;
+}
+
 /** Removes a step and every reference to it in needs, on-failure, rollback and finally. */
 export function removeStep(text: string, id: string): string {
   return applyEdit(text, { op: "removeStep", id }).text;
@@ -980,4 +1133,9 @@ export function setStepField(
 /** Sets a step's stage (declaring the stage when it is new), or clears it with null. */
 export function moveStepToStage(text: string, id: string, stage: string | null): string {
   return applyEdit(text, { op: "moveStepToStage", id, stage }).text;
+}
+
+/** Sets the stage of several steps (declaring it when it is new), or clears theirs with null. */
+export function moveStepsToStage(text: string, ids: readonly string[], stage: string | null): string {
+  return applyEdit(text, { op: "moveStepsToStage", ids, stage }).text;
 }
