@@ -10,7 +10,7 @@
 // bench/studio.ts calls measureLogViewer with its own app and signed-in page. The last line is
 // one JSON object with the figures.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -96,7 +96,15 @@ export async function measureLogViewer(
   // Run through tsx, functions given to the page carry esbuild's __name helper: define it there.
   await page.evaluate("globalThis.__name ??= (fn) => fn");
 
-  // (a) Sweep from the first line to the last, one scroll step per frame, timing every frame.
+  // (a) Sweep from the first line to the last, one scroll step per frame, timing every frame
+  // (with BENCH_STUDIO_PROFILE=<dir>, a Chromium CPU profile of the sweep is written there).
+  const profileDir = process.env.BENCH_STUDIO_PROFILE;
+  const cdp = profileDir ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+    await cdp.send("Profiler.start");
+  }
   const sweep = await page.evaluate(async (frames) => {
     const element = document.querySelector('[role="log"]') as HTMLElement;
     const max = element.scrollHeight - element.clientHeight;
@@ -120,6 +128,12 @@ export async function measureLogViewer(
       requestAnimationFrame(tick);
     });
   }, SWEEP_FRAMES);
+  if (cdp && profileDir) {
+    const { profile } = await cdp.send("Profiler.stop");
+    mkdirSync(profileDir, { recursive: true });
+    writeFileSync(path.join(profileDir, "log-sweep.cpuprofile"), JSON.stringify(profile));
+    await cdp.detach();
+  }
   const lastShown = await page.locator('[role="log"] [data-seq]').last().getAttribute("data-seq");
   const frames = [...sweep.deltas].sort((a, b) => a - b);
   const p95 = round(percentile(frames, 95));
