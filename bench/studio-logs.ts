@@ -7,10 +7,12 @@
 //     scrolled programmatically from the first line to the last, one step per frame;
 //   - log_search_100mb_ms: how long the search API takes to answer a search of the whole log
 //     (`error`, any case, as the viewer's search box sends it; the median of a few).
+// BENCH_STUDIO_PROFILE=<dir> writes a CPU profile of the sweep (BENCH_STUDIO_TRACE=1 a trace too,
+// of BENCH_STUDIO_TRACE_CATEGORIES); BENCH_STUDIO_SWEEP_FRAMES changes the sweep's length.
 // bench/studio.ts calls measureLogViewer with its own app and signed-in page. The last line is
 // one JSON object with the figures.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -21,7 +23,7 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 const LINES = 1_000_000;
 const ERROR_AT = [123_457, 654_321, 999_999];
 /** Frames the sweep over the whole log takes (one scroll step each). */
-const SWEEP_FRAMES = 1_200;
+const SWEEP_FRAMES = Number(process.env.BENCH_STUDIO_SWEEP_FRAMES ?? 1_200);
 const SEARCH_RUNS = 5;
 
 /** A step printing LINES lines of about 100 bytes (timestamps, ids, checksums) with a few errors. */
@@ -96,7 +98,23 @@ export async function measureLogViewer(
   // Run through tsx, functions given to the page carry esbuild's __name helper: define it there.
   await page.evaluate("globalThis.__name ??= (fn) => fn");
 
-  // (a) Sweep from the first line to the last, one scroll step per frame, timing every frame.
+  // (a) Sweep from the first line to the last, one scroll step per frame, timing every frame
+  // (with BENCH_STUDIO_PROFILE=<dir>, a Chromium CPU profile of the sweep is written there).
+  const profileDir = process.env.BENCH_STUDIO_PROFILE;
+  const cdp = profileDir ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+    await cdp.send("Profiler.start");
+    if (process.env.BENCH_STUDIO_TRACE) {
+      await cdp.send("Tracing.start", {
+        traceConfig: {
+          includedCategories: (process.env.BENCH_STUDIO_TRACE_CATEGORIES ?? "devtools.timeline").split(","),
+        },
+        transferMode: "ReturnAsStream",
+      });
+    }
+  }
   const sweep = await page.evaluate(async (frames) => {
     const element = document.querySelector('[role="log"]') as HTMLElement;
     const max = element.scrollHeight - element.clientHeight;
@@ -120,6 +138,28 @@ export async function measureLogViewer(
       requestAnimationFrame(tick);
     });
   }, SWEEP_FRAMES);
+  if (cdp && profileDir && process.env.BENCH_STUDIO_TRACE) {
+    const done = new Promise<string>((resolve) =>
+      cdp.once("Tracing.tracingComplete", (event) => resolve(event.stream as string)),
+    );
+    await cdp.send("Tracing.end");
+    const handle = await done;
+    const pieces: string[] = [];
+    for (;;) {
+      const chunk = await cdp.send("IO.read", { handle });
+      pieces.push(chunk.data);
+      if (chunk.eof) break;
+    }
+    await cdp.send("IO.close", { handle });
+    mkdirSync(profileDir, { recursive: true });
+    writeFileSync(path.join(profileDir, "log-sweep.trace.json"), pieces.join(""));
+  }
+  if (cdp && profileDir) {
+    const { profile } = await cdp.send("Profiler.stop");
+    mkdirSync(profileDir, { recursive: true });
+    writeFileSync(path.join(profileDir, "log-sweep.cpuprofile"), JSON.stringify(profile));
+    await cdp.detach();
+  }
   const lastShown = await page.locator('[role="log"] [data-seq]').last().getAttribute("data-seq");
   const frames = [...sweep.deltas].sort((a, b) => a - b);
   const p95 = round(percentile(frames, 95));

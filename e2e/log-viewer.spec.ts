@@ -32,6 +32,7 @@ steps:
       echo "::endgroup::"
       echo "ERROR: tests failed in module core" >&2
       for i in $(seq 1 150); do echo "tick $i"; sleep 0.01; done
+      echo "wide line $(seq -s x 400 | tr -d 0-9) end"
       echo "done"
 `;
 
@@ -196,6 +197,16 @@ test("a finished log: colours, sections, search, the first error, line links and
   // A line inside a collapsed section: the link opens the section.
   await openLog(page, runId, "build", `#L${seqOf("installing package 2")}`);
   await expect(log.getByText("installing package 2")).toBeInViewport();
+
+  // A long line scrolled sideways: the line numbers stay in view.
+  const wide = log.locator(".log-row", { hasText: "wide line" });
+  await log.evaluate((element) => element.scrollTo({ top: element.scrollHeight }));
+  await expect(wide).toBeVisible();
+  await log.evaluate((element) => element.scrollTo({ left: 300 }));
+  await expect(async () => {
+    const [number, box] = await Promise.all([wide.locator(".log-ln").boundingBox(), log.boundingBox()]);
+    expect(Math.abs((number?.x ?? -100) - (box?.x ?? 0))).toBeLessThan(4);
+  }).toPass();
 
   // The download is the whole log, line for line.
   const [download] = await Promise.all([

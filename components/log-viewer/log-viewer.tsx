@@ -196,6 +196,7 @@ function StepLog({ runId, step, attempt, isRunning }: LogViewerProps) {
   /** Scrolls until `until` are the user's (wheel, keys, touch, scrollbar), in that direction. */
   const userIntent = useRef<{ until: number; direction: "up" | "down" | "any" }>({ until: 0, direction: "any" });
   const lastScrollTop = useRef(0);
+  const lastScrollLeft = useRef(0);
   const pendingScroll = useRef<number | null>(null);
   const [revealRequests, setRevealRequests] = useState(0);
 
@@ -320,6 +321,14 @@ function StepLog({ runId, step, attempt, isRunning }: LogViewerProps) {
   function onScroll() {
     const element = scrollerRef.current;
     if (!element) return;
+    const left = element.scrollLeft;
+    if (left !== lastScrollLeft.current) {
+      lastScrollLeft.current = left;
+      // Set only while scrolled sideways: a custom property here is inherited by every row.
+      element.classList.toggle("is-scrolled-x", left > 0);
+      if (left > 0) element.style.setProperty("--log-scroll-left", `${left}px`);
+      else element.style.removeProperty("--log-scroll-left");
+    }
     const top = element.scrollTop;
     const previous = lastScrollTop.current;
     lastScrollTop.current = top;

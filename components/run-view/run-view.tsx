@@ -1,7 +1,7 @@
 "use client";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { memo, startTransition, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useFormat } from "@/components/i18n/use-format";
 import { PipelineGraph, STATUS_ICON, type StepStatus } from "@/components/pipeline-graph/pipeline-graph";
@@ -18,6 +18,11 @@ import { Timeline } from "./timeline";
 // summary, the controls the user is allowed, and the selected step's details and logs. Updates
 // arrive over socket.io (`run:updated`) and patch the cached run at once; a full refetch follows
 // to pick up outputs and history.
+
+// The graph re-renders only when what it shows changes: on a big run (thousands of nodes) a
+// render hands React Flow new callbacks, and each one it stores notifies every node and the minimap.
+const RunGraph = memo(PipelineGraph);
+const NO_STAGES: RunDetail["stages"] = [];
 
 export function StatusBadge({ status }: { status: StepStatus | RunDetail["status"] }) {
   const { t } = useTranslation("runview");
@@ -91,6 +96,13 @@ export function RunView({ initial }: { initial: RunDetail }) {
     const waiting = groups.find((group) => group.status === "waiting" || group.status === "failed");
     return waiting?.id ?? null;
   });
+  // What the graph highlights. A click paints the step's details first and moves the highlight
+  // right after that frame (re-rendering the graph of a big run costs more than the details, and
+  // would delay them); keyboard selection moves both together, as the graph's arrow keys start
+  // from its highlight.
+  const [graphSelected, setGraphSelected] = useState(selected);
+  const latestSelected = useRef(selected);
+  const isClicking = useRef(false);
   const [instanceId, setInstanceId] = useState<string | null>(null);
   const selectedGroup = shownGroups.find((group) => group.id === selected) ?? null;
   const selectedHandler = handlers.find((handler) => handler.id === selected) ?? null;
@@ -122,7 +134,21 @@ export function RunView({ initial }: { initial: RunDetail }) {
   const select = useCallback((id: string | null) => {
     setSelected(id);
     setInstanceId(null);
+    latestSelected.current = id;
+    if (!isClicking.current) {
+      setGraphSelected(id);
+      return;
+    }
+    // After the next paint; a later selection (a keyboard one meanwhile) wins.
+    requestAnimationFrame(() => setTimeout(() => startTransition(() => setGraphSelected(latestSelected.current)), 0));
   }, []);
+  const openStep = useCallback(
+    (id: string) => {
+      select(id);
+      requestAnimationFrame(() => panelRef.current?.focus());
+    },
+    [select],
+  );
   const started = run.startedAt ? Date.parse(run.startedAt) : null;
   const ended = run.finishedAt ? Date.parse(run.finishedAt) : null;
   const duration = started === null ? null : (ended ?? now) - started;
@@ -221,24 +247,33 @@ export function RunView({ initial }: { initial: RunDetail }) {
                 checked={stagesCollapsed}
                 onChange={(event) => {
                   setStagesCollapsed(event.target.checked);
-                  setSelected(null);
+                  select(null);
                 }}
               />
               {t("runview:collapseStages")}
             </label>
           ) : null}
-          <div role="tabpanel" id={`run-panel-${tab}`} aria-labelledby={`run-tab-${tab}`} className="run-canvas">
+          <div
+            role="tabpanel"
+            id={`run-panel-${tab}`}
+            aria-labelledby={`run-tab-${tab}`}
+            className="run-canvas"
+            onClickCapture={() => {
+              // The graph's click handlers run during this event; reset once it is dispatched.
+              isClicking.current = true;
+              setTimeout(() => {
+                isClicking.current = false;
+              }, 0);
+            }}
+          >
             {tab === "graph" ? (
-              <PipelineGraph
+              <RunGraph
                 steps={graphSteps}
-                selectedId={selected}
+                selectedId={graphSelected}
                 onSelect={select}
-                onOpen={(id) => {
-                  select(id);
-                  requestAnimationFrame(() => panelRef.current?.focus());
-                }}
+                onOpen={openStep}
                 ariaLabel={t("runview:graphLabel")}
-                stages={stagesCollapsed ? [] : run.stages}
+                stages={stagesCollapsed ? NO_STAGES : run.stages}
               />
             ) : (
               <Timeline

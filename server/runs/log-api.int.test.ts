@@ -193,6 +193,26 @@ describe.each(TEST_DB_KINDS)("log search and download on %s", (kind) => {
     ]);
   });
 
+  it("stores a big log in chunks a page reads a few of, and finds lines in chunks stored before signatures", async () => {
+    const db = fixture.test.db;
+    const [sizes] = await db.query<{ chunks: number; largest: number; signed: number }>(
+      `SELECT count(*)::int AS chunks, max(bytes) AS largest, count(grams)::int AS signed
+       FROM run_log_chunks WHERE run_id = $1`,
+      [bigRun],
+    );
+    // However slow the database was, a write stored what piled up as chunks of at most 256 KB.
+    expect(sizes?.largest).toBeLessThanOrEqual(256 * 1024);
+    expect(sizes?.signed).toBe(sizes?.chunks);
+
+    // Chunks written before signatures existed are read by their text, as they always were.
+    await db.query(`UPDATE run_log_chunks SET grams = NULL WHERE run_id = $1`, [smallRun]);
+    const colour = await searchStepLogs(actors.viewer, smallRun, { step: "small", q: "redwarn" });
+    expect(colour.matches[0]?.ranges).toEqual([[0, 7]]);
+    expect((await searchStepLogs(actors.viewer, smallRun, { step: "small", q: "31m" })).total).toBe(0);
+    const regex = await searchStepLogs(actors.viewer, smallRun, { step: "small", q: "^plai?n$", regex: true });
+    expect(regex.total).toBe(1);
+  });
+
   it("narrows chunks in SQL only with patterns that keep every match", async () => {
     const db = fixture.test.db;
     const cases: [string, string[]][] = [

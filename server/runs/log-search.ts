@@ -1,13 +1,16 @@
 import "server-only";
 import { Worker } from "node:worker_threads";
 import { AppError } from "@/server/http/errors";
+import { logSearchGrams } from "./log-grams";
 import type { LogChunkContent, LogChunkExtent, LogChunkFilter } from "./repo";
 import { LOG_ESCAPE_SOURCE, type LogSearchMatch, type LogStream, MAX_LOG_SEARCH_RANGES } from "./schema";
 
 // Searching a step's log (up to hundreds of megabytes, a million lines and more) in well under a
-// second: the database narrows the chunks to those that may hold a match (strpos, or the pattern
-// translated to a PostgreSQL regular expression that matches at least what the JavaScript one
-// does), windows of a few megabytes at a time; only those chunks cross into Node, where the
+// second: the database narrows the chunks to those that may hold a match, windows of a few
+// megabytes at a time. A chunk's trigram signature (log-grams.ts) decides without reading its
+// text when the pattern needs trigrams; otherwise (or for chunks stored without a signature) the
+// text is tested with strpos, or the pattern translated to a PostgreSQL regular expression that
+// matches at least what the JavaScript one does. Only those chunks cross into Node, where the
 // JavaScript pattern finds the matching lines and the ranges to highlight. The JavaScript side
 // runs in a worker thread with a deadline: a pattern that backtracks catastrophically on some
 // line is stopped (the worker is terminated), never the server's event loop.
@@ -54,7 +57,7 @@ export function planLogSearch(query: {
 }): LogSearchPlan {
   const streamCode = query.stream ? STREAM_CODE[query.stream] : null;
   const flags = query.caseSensitive ? "g" : "gi";
-  if (query.q === undefined) return { source: null, flags, filter: { match: null, streamCode } };
+  if (query.q === undefined) return { source: null, flags, filter: { grams: null, match: null, streamCode } };
   const source = query.regex ? query.q : escapeRegExp(query.q);
   try {
     new RegExp(source, flags);
@@ -74,7 +77,8 @@ export function planLogSearch(query: {
       if (translated !== null) match = { op: query.caseSensitive ? "regex" : "iregex", pattern: translated };
     }
   }
-  return { source, flags, filter: { match, streamCode } };
+  const grams = logSearchGrams({ q: query.q, regex: query.regex, caseSensitive: query.caseSensitive });
+  return { source, flags, filter: { grams, match, streamCode } };
 }
 
 // ---- JavaScript pattern -> PostgreSQL ARE ----

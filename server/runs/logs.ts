@@ -5,7 +5,8 @@ import type { RawTx } from "@/server/db";
 import { getLogger } from "@/server/observability/logger";
 import type { Masker } from "@/server/secrets/service";
 import { countLogChunk, countLogDropped } from "./metrics";
-import { insertLogChunk, type LogChunkRow } from "./repo";
+import { logChunkSignature } from "./log-grams";
+import { insertLogChunks, type LogChunkRow, type NewLogChunk } from "./repo";
 import type { LogLine, LogLinesEvent, LogStream } from "./schema";
 
 // Step logs: every line gets a sequence number (from 1, per step attempt, no gaps), a time and
@@ -25,6 +26,11 @@ export const MAX_LINE_CHARS = 64 * 1024;
 const FLUSH_INTERVAL_MS = 10;
 const FLUSH_LINES = 5_000;
 const FLUSH_CHARS = 1024 * 1024;
+// A write stores what piled up meanwhile (megabytes when the database is slow) as chunks of at
+// most this much: a page of the viewer reads (and decompresses) a chunk or two, not megabytes,
+// and a chunk's trigram signature stays sparse enough to skip it in searches.
+const CHUNK_LINES = 5_000;
+const CHUNK_CHARS = 256 * 1024;
 /** Above this much unwritten output the step's pipes are paused until the database catches up. */
 const HIGH_WATER_CHARS = 16 * 1024 * 1024;
 const STREAM_CODE: Record<LogStream, string> = { stdout: "o", stderr: "e", system: "s" };
@@ -250,31 +256,42 @@ export class StepLog {
   }
 
   private async store(lines: readonly PendingLine[]): Promise<void> {
-    const first = lines[0] as PendingLine;
-    const last = lines[lines.length - 1] as PendingLine;
-    let streams = "";
-    const offsets: number[] = new Array(lines.length);
-    const texts: string[] = new Array(lines.length);
+    const chunks: NewLogChunk[] = [];
     let bytes = 0;
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i] as PendingLine;
-      streams += STREAM_CODE[line.stream];
-      offsets[i] = line.t - first.t;
-      texts[i] = line.text;
-      bytes += line.text.length + 1;
+    for (let start = 0; start < lines.length; ) {
+      const first = lines[start] as PendingLine;
+      let streams = "";
+      const offsets: number[] = [];
+      const texts: string[] = [];
+      let chunkBytes = 0;
+      let end = start;
+      while (end < lines.length && end - start < CHUNK_LINES) {
+        const line = lines[end] as PendingLine;
+        if (end > start && chunkBytes + line.text.length + 1 > CHUNK_CHARS) break;
+        streams += STREAM_CODE[line.stream];
+        offsets.push(line.t - first.t);
+        texts.push(line.text);
+        chunkBytes += line.text.length + 1;
+        end++;
+      }
+      const content = texts.join("\n");
+      chunks.push({
+        runId: this.key.runId,
+        idx: this.key.idx,
+        attempt: this.key.attempt,
+        firstSeq: first.seq,
+        lastSeq: (lines[end - 1] as PendingLine).seq,
+        firstAt: first.t,
+        content,
+        streams,
+        offsets,
+        bytes: chunkBytes,
+        grams: logChunkSignature(content),
+      });
+      bytes += chunkBytes;
+      start = end;
     }
-    await insertLogChunk(this.db, {
-      runId: this.key.runId,
-      idx: this.key.idx,
-      attempt: this.key.attempt,
-      firstSeq: first.seq,
-      lastSeq: last.seq,
-      firstAt: first.t,
-      content: texts.join("\n"),
-      streams,
-      offsets,
-      bytes,
-    });
+    await insertLogChunks(this.db, chunks);
     countLogChunk(lines.length, bytes);
   }
 

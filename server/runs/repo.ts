@@ -1,6 +1,7 @@
 import "server-only";
 import type { RunState, StepState } from "@/pipelines/engine/types";
 import { type Database, getDatabase, getPrisma, type RawTx } from "@/server/db";
+import type { GramCondition } from "./log-grams";
 
 // The run tables. The hot paths (one engine transition, a log chunk, a claim) are raw SQL in
 // one round trip each, batching rows through jsonb; listings go through Prisma.
@@ -480,13 +481,18 @@ export interface NewLogChunk {
   streams: string;
   offsets: number[];
   bytes: number;
+  /** The trigram signature of the chunk's lines (log-grams.ts). */
+  grams: Uint8Array;
 }
 
-export async function insertLogChunk(db: Querier, chunk: NewLogChunk): Promise<void> {
-  await db.query(
-    `INSERT INTO run_log_chunks (run_id, idx, attempt, first_seq, last_seq, first_at, content, streams, offsets, bytes)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::int[], $10)`,
-    [
+const LOG_CHUNK_COLUMNS = 11;
+
+/** Stores consecutive chunks of a step attempt's log in one statement. */
+export async function insertLogChunks(db: Querier, chunks: readonly NewLogChunk[]): Promise<void> {
+  if (chunks.length === 0) return;
+  const params: unknown[] = [];
+  const rows = chunks.map((chunk, i) => {
+    params.push(
       chunk.runId,
       chunk.idx,
       chunk.attempt,
@@ -497,7 +503,15 @@ export async function insertLogChunk(db: Querier, chunk: NewLogChunk): Promise<v
       chunk.streams,
       chunk.offsets,
       chunk.bytes,
-    ],
+      Buffer.from(chunk.grams.buffer, chunk.grams.byteOffset, chunk.grams.byteLength),
+    );
+    const at = i * LOG_CHUNK_COLUMNS;
+    return `($${at + 1}::uuid, $${at + 2}::int, $${at + 3}::int, $${at + 4}::int, $${at + 5}::int, $${at + 6}::timestamptz, $${at + 7}, $${at + 8}, $${at + 9}::int[], $${at + 10}::int, $${at + 11}::bytea)`;
+  });
+  await db.query(
+    `INSERT INTO run_log_chunks (run_id, idx, attempt, first_seq, last_seq, first_at, content, streams, offsets, bytes, grams)
+     VALUES ${rows.join(", ")}`,
+    params,
   );
 }
 
@@ -558,6 +572,11 @@ export async function listLogChunkExtents(
  * match (it may keep more): `contains` is strpos, `regex`/`iregex` a PostgreSQL ARE with `~`/`~*`.
  */
 export interface LogChunkFilter {
+  /**
+   * Trigrams every matching line has (see log-grams.ts): a chunk with a signature lacking them
+   * is skipped without its text being read, and one having them is read without a text test.
+   */
+  grams: GramCondition | null;
   match: { op: "contains" | "regex" | "iregex"; pattern: string } | null;
   /** Only chunks with a line of this stream code (o, e, s). */
   streamCode: string | null;
@@ -571,6 +590,16 @@ export interface LogChunkContent {
 }
 
 const MATCH_SQL = { contains: "strpos(content, $6) > 0", regex: "content ~ $6", iregex: "content ~* $6" } as const;
+
+/** A trigram condition on the signature column (hashes are unsigned 32-bit integers). */
+function gramConditionSql(condition: GramCondition): string {
+  if (typeof condition === "number") {
+    if (!Number.isInteger(condition) || condition < 0 || condition > 0xffffffff) throw new Error("bad trigram hash");
+    return `get_bit(grams, ${condition} % (octet_length(grams) * 8)) = 1`;
+  }
+  if ("and" in condition) return `(${condition.and.map(gramConditionSql).join(" AND ")})`;
+  return `(${condition.or.map(gramConditionSql).join(" OR ")})`;
+}
 
 /**
  * Chunks starting between two sequence numbers that may hold a match, in order. A chunk with an
@@ -589,8 +618,10 @@ export async function findLogChunksBetween(
   let where = "";
   if (filter.match) {
     params.push(filter.match.pattern);
-    where += ` AND (strpos(content, chr(27)) > 0 OR ${MATCH_SQL[filter.match.op]})`;
+    const text = `strpos(content, chr(27)) > 0 OR ${MATCH_SQL[filter.match.op]}`;
+    where += filter.grams === null ? ` AND (${text})` : ` AND (grams IS NOT NULL OR ${text})`;
   }
+  if (filter.grams !== null) where += ` AND (grams IS NULL OR ${gramConditionSql(filter.grams)})`;
   if (filter.streamCode) {
     params.push(filter.streamCode);
     where += ` AND strpos(streams, $${params.length}) > 0`;

@@ -534,7 +534,13 @@ export async function openStepLogDownload(
             next++;
           }
           const range = { fromSeq: first.first_seq, toSeq: last.first_seq };
-          const chunks = await findLogChunksBetween(db, key, range, { match: null, streamCode: null }, 60_000);
+          const chunks = await findLogChunksBetween(
+            db,
+            key,
+            range,
+            { grams: null, match: null, streamCode: null },
+            60_000,
+          );
           pieces = chunks.flatMap((chunk) => splitAtLines(`${chunk.content}\n`, DOWNLOAD_PIECE_CHARS));
         }
         const piece = pieces.shift();
