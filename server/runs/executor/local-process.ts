@@ -1,5 +1,5 @@
 import "server-only";
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, type ForkOptions, fork } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import { access, readFile, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
@@ -198,12 +198,15 @@ class Spawner {
   constructor() {
     // Plain node (no loader, no inherited flags) and a bare environment: the steps get theirs
     // with each request.
-    this.child = fork(path.join(import.meta.dirname, "spawner.mjs"), [], {
+    // Through Reflect.apply: Next's bundler traces fork() calls as module references, and this
+    // file, which only the custom server runs, is also in its bundle (through service.ts).
+    const options: ForkOptions = {
       execArgv: [],
       env: { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" } as unknown as NodeJS.ProcessEnv,
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
+    };
+    this.child = Reflect.apply(fork, undefined, [path.join(import.meta.dirname, "spawner.mjs"), [], options]);
     this.child.on("message", (message: FromSpawner) => this.receive(message));
     this.child.on("error", () => {});
     this.child.once("exit", () => this.lost());
