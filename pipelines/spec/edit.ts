@@ -778,27 +778,15 @@ function celRenames(
   return out;
 }
 
-/** Splice changes that rename step references in a string value (condition or template). */
-function renameInString(path: Path, value: string, from: string, to: string, isCondition: boolean): Change[] {
-  const changes: Change[] = [];
-  const add = (expression: string, offset: number) => {
-    for (const edit of celRenames(expression, from, to) ?? []) {
-      changes.push({ kind: "splice", path, from: edit.start + offset, to: edit.end + offset, text: edit.text });
-    }
-  };
-  if (isCondition) {
-    const { expression, offset } = unwrapCondition(value);
-    add(expression, offset);
-  } else {
-    for (const interpolation of scanInterpolations(value).interpolations) {
-      add(interpolation.expression, interpolation.expressionStart);
-    }
-  }
-  return changes;
-}
-
-/** `value` with references to the renamed steps rewritten (all at once: `a -> b, b -> c` is no chain). */
-function renameRefsInString(value: string, renames: ReadonlyMap<string, string>, isCondition: boolean): string {
+/**
+ * Where a string value (condition or template) references the renamed steps, and the new text
+ * there: every rename at once (`a -> b, b -> c` is no chain).
+ */
+function renameEdits(
+  value: string,
+  renames: ReadonlyMap<string, string>,
+  isCondition: boolean,
+): { start: number; end: number; text: string }[] {
   const edits: { start: number; end: number; text: string }[] = [];
   const add = (expression: string, offset: number) => {
     for (const [from, to] of renames) {
@@ -815,8 +803,24 @@ function renameRefsInString(value: string, renames: ReadonlyMap<string, string>,
       add(interpolation.expression, interpolation.expressionStart);
     }
   }
+  return edits;
+}
+
+/** Splice changes that rename step references in a string value (condition or template). */
+function renameInString(path: Path, value: string, from: string, to: string, isCondition: boolean): Change[] {
+  return renameEdits(value, new Map([[from, to]]), isCondition).map((edit) => ({
+    kind: "splice",
+    path,
+    from: edit.start,
+    to: edit.end,
+    text: edit.text,
+  }));
+}
+
+/** `value` with references to the renamed steps rewritten. */
+function renameRefsInString(value: string, renames: ReadonlyMap<string, string>, isCondition: boolean): string {
   let text = value;
-  for (const edit of edits.sort((a, b) => b.start - a.start)) {
+  for (const edit of renameEdits(value, renames, isCondition).sort((x, y) => y.start - x.start)) {
     text = text.slice(0, edit.start) + edit.text + text.slice(edit.end);
   }
   return text;
